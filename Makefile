@@ -1,0 +1,62 @@
+# Registry Security Lab — the two entry points are `make lab` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+SANDBOX_DIR ?= $(HOME)/.local/state/labhelpers/sandbox
+KUBECTL_VERSION ?= 1.33
+export PATH := $(BIN):$(PATH)
+
+.PHONY: setup system-deps lab sandbox-up sandbox-down test lint bench clean
+
+setup: $(VENV)/.installed $(BIN)/kubectl system-deps
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV) || { echo "python3 -m venv failed: install python3-venv (Debian: apt-get install python3-venv)"; exit 1; }
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -U pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+$(BIN)/kubectl: | $(VENV)/.installed
+	$(BIN)/labctl tools install-kubectl --version $(KUBECTL_VERSION)
+
+# Real registries (CNCF Distribution) and the Notary server come from Debian packages; install them when we can.
+system-deps:
+	@if ! command -v docker-registry >/dev/null 2>&1 || ! command -v notary-server >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry notary >/dev/null; \
+	  else \
+	    echo "note: docker-registry/notary missing; as root run: apt-get install docker-registry notary"; \
+	  fi; \
+	fi
+
+sandbox-up: setup
+	$(BIN)/labctl sandbox up --dir $(SANDBOX_DIR)
+
+sandbox-down:
+	$(BIN)/labctl sandbox down --dir $(SANDBOX_DIR)
+
+lab: sandbox-up
+	@echo ""
+	@echo "The lab sandbox is running. In a shell:"
+	@echo "  $$($(BIN)/labctl sandbox env --dir $(SANDBOX_DIR))"
+	@echo "  export PATH=$(BIN):\$$PATH   # the pinned kubectl"
+	@echo "  kubectl get namespaces"
+	@if ls notebooks/*.ipynb >/dev/null 2>&1; then \
+	  KUBECONFIG=$(SANDBOX_DIR)/kubeconfig $(BIN)/jupyter lab --notebook-dir=notebooks $(JUPYTER_ARGS); \
+	else \
+	  echo "(no notebooks yet: the sandbox stays up; stop it with 'make sandbox-down')"; \
+	fi
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check labhelpers tests benchmarks tools
+
+test: setup lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python benchmarks/sandbox.py
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .ruff_cache

@@ -1,0 +1,121 @@
+"""``labctl``: run the sandbox and the lab's tools from a shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .sandbox import Sandbox, SandboxError
+
+
+def _sandbox(args: argparse.Namespace) -> Sandbox:
+    return Sandbox(args.dir)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    sb = _sandbox(args)
+    t0 = time.monotonic()
+    was_running = bool(sb.running())
+    info = sb.up(clock_speed=args.clock_speed)
+    took = time.monotonic() - t0
+    state = "already running" if was_running else f"started in {took:.2f}s"
+    print(f"# lab sandbox {state}: {info['api_url']} (state in {sb.dir})", file=sys.stderr)
+    print(sb.env_line())
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    stopped = _sandbox(args).down()
+    print("sandbox stopped" if stopped else "sandbox was not running")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    st = _sandbox(args).status()
+    if args.output == "json":
+        print(json.dumps(st, indent=2))
+    else:
+        print(f"running: {'yes' if st['running'] else 'no'}")
+        print(f"dir:     {st['dir']}")
+        if st["running"]:
+            print(f"api:     {st['api_url']} (pid {st['pid']})")
+    return 0 if st["running"] else 3
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    _sandbox(args).reset()
+    print("sandbox state wiped")
+    return 0
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    print(_sandbox(args).env_line())
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    info = _sandbox(args).info()
+    if args.output == "json":
+        print(json.dumps(info, indent=2))
+    else:
+        for k, v in info.items():
+            print(f"{k}: {v if not isinstance(v, dict | list) else json.dumps(v)}")
+    return 0
+
+
+def cmd_install_kubectl(args: argparse.Namespace) -> int:
+    from .tools import kubectl
+
+    path = kubectl.install(args.version, Path(args.dest) if args.dest else None, force=args.force)
+    print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="labctl", description="Registry Security Lab command-line tools")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    sb = sub.add_parser("sandbox", help="run the embedded lab cluster")
+    sbs = sb.add_subparsers(dest="action", required=True)
+
+    def add(name: str, func, help_: str) -> argparse.ArgumentParser:
+        sp = sbs.add_parser(name, help=help_)
+        sp.add_argument("--dir", default=None, help="state directory (default ~/.local/state/labhelpers/sandbox)")
+        sp.set_defaults(func=func)
+        return sp
+
+    up = add("up", cmd_up, "start the sandbox in the background (idempotent)")
+    up.add_argument("--clock-speed", type=float, default=1.0,
+                    help="run back-offs and token expiry N times faster (drills)")
+    add("down", cmd_down, "stop every process the sandbox started")
+    st = add("status", cmd_status, "is the sandbox running?")
+    st.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    add("reset", cmd_reset, "stop the sandbox and wipe its state")
+    add("env", cmd_env, "print the export KUBECONFIG=... line")
+    inf = add("info", cmd_info, "describe the running sandbox")
+    inf.add_argument("-o", "--output", choices=["text", "json"], default="text")
+
+    tools = sub.add_parser("tools", help="install the lab's command-line tools")
+    ts = tools.add_subparsers(dest="action", required=True)
+    ik = ts.add_parser("install-kubectl", help="install a pinned kubectl next to this Python")
+    ik.add_argument("--version", default="1.33", help="kubectl minor version (1.32-1.37)")
+    ik.add_argument("--dest", default=None)
+    ik.add_argument("--force", action="store_true")
+    ik.set_defaults(func=cmd_install_kubectl)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SandboxError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

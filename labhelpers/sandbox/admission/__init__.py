@@ -1,0 +1,1 @@
+"""Admission control for the sandbox apiserver (Kyverno-compatible policies and friends)."""

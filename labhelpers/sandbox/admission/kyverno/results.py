@@ -1,0 +1,39 @@
+"""Rule outcomes as Kyverno's engine and policy reports name them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+
+class RuleStatus(str, Enum):
+    """``engineapi.RuleStatus``; the values are the PolicyReport ``result`` strings."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    ERROR = "error"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """One rule's response: the rule name as reported (``autogen-…`` for controllers), status and message."""
+
+    name: str
+    status: RuleStatus
+    message: str
+
+
+def should_block(results: Iterable[RuleResult], enforce: bool, failure_policy: str = "Fail") -> bool:
+    """``engineutils.BlockRequest`` for one policy's response.
+
+    A ``fail`` blocks when the policy (or rule) is in Enforce mode; an ``error`` blocks whenever the
+    policy's ``failurePolicy`` is ``Fail`` (the default). ``skip`` and ``pass`` never block. Kyverno only
+    evaluates Enforce policies in the blocking path; Audit ones go to reports (and warnings).
+    """
+    statuses = {r.status for r in results}
+    if RuleStatus.FAIL in statuses and enforce:
+        return True
+    return RuleStatus.ERROR in statuses and failure_policy == "Fail"

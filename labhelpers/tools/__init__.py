@@ -1,0 +1,1 @@
+"""Provisioning of the command-line tools the lab drives (kubectl)."""
