@@ -8,10 +8,12 @@ import subprocess
 import sys
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client, config, watch
+from kubernetes.client.rest import ApiException
 
 import labhelpers
 from labhelpers.sandbox import Sandbox
+from labhelpers.sandbox.manager import _pid_alive
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +35,7 @@ def test_cli_lifecycle_and_restart(tmp_path):
     assert "already running" in r.stderr
     info = json.loads(labctl("sandbox", "info", "-o", "json", "--dir", d).stdout)
     assert info["pid"] == pid
-    assert info["kubeconfig"].endswith("kubeconfig") and info["api_url"].startswith("http://127.0.0.1:")
+    assert info["kubeconfig"].endswith("kubeconfig") and info["api_url"].startswith("https://127.0.0.1:")
     assert labctl("sandbox", "env", "--dir", d).stdout.strip() == f"export KUBECONFIG={info['kubeconfig']}"
 
     api = config.new_client_from_config(config_file=info["kubeconfig"])
@@ -44,13 +46,18 @@ def test_cli_lifecycle_and_restart(tmp_path):
     rv_before = v1.read_namespaced_secret("s", "keep").metadata.resource_version
 
     assert labctl("sandbox", "down", "--dir", d).stdout.strip() == "sandbox stopped"
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+    assert not _pid_alive(pid)
     assert labctl("sandbox", "up", "--dir", d).returncode == 0
     info = json.loads(labctl("sandbox", "info", "-o", "json", "--dir", d).stdout)
     v1 = client.CoreV1Api(config.new_client_from_config(config_file=info["kubeconfig"]))
     s = v1.read_namespaced_secret("s", "keep")
     assert s.data == {"k": "dg=="} and s.metadata.resource_version == rv_before
+    # The watch cache starts empty after a restart: resuming from before it is 410 Expired, as after compaction.
+    with pytest.raises(ApiException) as e:
+        for _ in watch.Watch().stream(v1.list_namespaced_secret, "keep", resource_version=str(int(rv_before) - 1),
+                                      timeout_seconds=2):
+            pass
+    assert e.value.status == 410
     # New writes continue the resourceVersion sequence.
     s2 = v1.create_namespaced_config_map("keep", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="c")))
     assert int(s2.metadata.resource_version) > int(rv_before)

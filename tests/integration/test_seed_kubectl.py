@@ -157,7 +157,7 @@ def test_part2_exercise4_deployment_with_pull_secret(k):
     assert re.fullmatch(r"private-app-[a-z0-9]+-[a-z0-9]{5}", rows[1][0])
     r = k("describe", "pod", "-l", "app=private-app")
     assert r.rc == 0, r.err
-    assert "Controlled By:  ReplicaSet/private-app-" in r.out
+    assert re.search(r"^Controlled By:\s+ReplicaSet/private-app-[a-z0-9]+$", r.out, re.M)
     assert re.search(r"Port:\s+8080/TCP", r.out)
     # A changed apply goes through a strategic merge patch.
     r = k("apply", "-f", write(k, "v11.yaml", PRIVATE_DEPLOYMENT.replace("v1.0", "v1.1")))

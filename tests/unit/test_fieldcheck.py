@@ -197,3 +197,16 @@ def test_patch_flavour_sorts_and_skips_map_keys() -> None:
         'unknown field "spec.alpha"', 'unknown field "spec.containers[0].imagee"', 'unknown field "spec.zeta"']
     assert fieldcheck.patch_duplicate_errors('{"spec":{"a":1,"a":2},"x":[{"k":1,"k":1}]}') == [
         'duplicate field "spec.a"', 'duplicate field "x[0].k"']
+
+
+def test_warn_mode_header_escapes_quotes() -> None:
+    (warning,) = strict_errors(POD, {"spec": {"x": 1}})
+    assert fieldcheck.warning_header(warning) == '299 - "unknown field \\"spec.x\\""'
+
+
+@pytest.mark.parametrize(("quantity", "ok"), [
+    ("500m", True), ("1Gi", True), ("1e3", True), (".5", True), ("2.", True), (1024, True), (0.25, True),
+    ("1.2.3", False), ("+", False), ("", False), ("1Gb", False), (True, False)])
+def test_quantity_shapes(quantity, ok: bool) -> None:
+    body = {"spec": {"containers": [{"name": "c", "resources": {"requests": {"memory": quantity}}}]}}
+    assert (check(POD, body).decode_error is None) is ok

@@ -45,7 +45,17 @@ def service_account(registry: Registry):
     from . import admission_serviceaccount
 
     def get_sa(namespace: str, name: str) -> dict | None:
-        return registry.find(SERVICE_ACCOUNT, namespace, name)
+        sa = registry.find(SERVICE_ACCOUNT, namespace, name)
+        if sa is None and name == "default":
+            # A real apiserver retries the lookup while the serviceaccounts controller creates "default" in a
+            # new namespace (it always does, within milliseconds). Our controllers run after this request, so
+            # do the controller's work now instead of failing a pod created right after its namespace.
+            ns = registry.find(NAMESPACE, "", namespace)
+            if ns is not None and not ns["metadata"].get("deletionTimestamp"):
+                sa = registry.create(SERVICE_ACCOUNT, namespace, {
+                    "apiVersion": "v1", "kind": "ServiceAccount",
+                    "metadata": {"name": "default", "namespace": namespace}})
+        return sa
 
     def plugin(req: AdmissionRequest) -> None:
         if req.rt.kind != "Pod" or req.operation != "CREATE" or req.subresource or req.obj is None:

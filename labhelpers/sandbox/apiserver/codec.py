@@ -105,3 +105,10 @@ def discovery_v2_requested(accept: str | None) -> str | None:
         elif media_type(part) in (JSON, "*/*"):
             return None
     return None
+
+
+def go_value(v: Any) -> str:
+    """Go's %v of a decoded JSON patch (map[k:v ...]), used inside apiserver patch error messages."""
+    from .smp import go_v
+
+    return go_v(v)

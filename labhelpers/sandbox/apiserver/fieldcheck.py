@@ -46,6 +46,7 @@ _RAW_TYPES = {"io.k8s.apimachinery.pkg.runtime.RawExtension", _META + "FieldsV1"
 _QUANTITY_RE = re.compile(r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$")
 _QUANTITY_FORMAT_ERR = ("quantities must match the regular expression "
                         "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
+_QUANTITY_NUMBER_RE = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 _QUANTITY_SUFFIXES = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P", "E"}
 _B64 = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 
@@ -145,7 +146,7 @@ def _quantity_error(v: Any) -> str | None:
         return _QUANTITY_FORMAT_ERR
     text = text.strip()
     m = _QUANTITY_RE.match(text)
-    if not text or not m:
+    if not text or not m or not _QUANTITY_NUMBER_RE.fullmatch(m.group(1)):
         return _QUANTITY_FORMAT_ERR
     suffix = m.group(2)
     if suffix in _QUANTITY_SUFFIXES or re.fullmatch(r"[eE][-+]?[0-9]+", suffix):
@@ -421,6 +422,11 @@ def strict_errors(definition: str, obj: bytes | str | dict) -> list[str]:
 def strict_decoding_message(errors: list[str]) -> str:
     """runtime.StrictDecodingError text: ``strict decoding error: unknown field "a", unknown field "b"``."""
     return "strict decoding error: " + ", ".join(errors)
+
+
+def warning_header(text: str) -> str:
+    """A ``Warning`` header value as kube-apiserver writes it: ``299 - "unknown field \\"spec.x\\""``."""
+    return '299 - "' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def cannot_handle_message(kind: str, version: str, err: str) -> str:

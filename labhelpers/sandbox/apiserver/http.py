@@ -109,11 +109,10 @@ class ApiHandler:
 
     async def openapi_v3_doc(self, request: web.Request) -> web.Response:
         gv_path = request.match_info["gv"]
-        doc = openapi.document(gv_path, resources.all_resources())
+        doc = openapi.document_bytes(gv_path, resources.all_resources())
         if doc is None:
             return error_response(ApiError(404, "NotFound", "the server could not find the requested resource"))
-        body = doc if isinstance(doc, bytes) else _dumps(doc)
-        return web.Response(body=body, content_type="application/json")
+        return web.Response(body=doc, content_type="application/json")
 
     # --- resources ---
 
@@ -232,55 +231,42 @@ class ApiHandler:
             list_meta["remainingItemCount"] = remaining
         return self._render(request, t, objs, list_meta=list_meta)
 
-    async def _body(self, request: web.Request, t: Target) -> Any:
+    async def _body(self, request: web.Request, t: Target, warnings: list[str]) -> Any:
+        """Decode a create/update body and run the decoder's type and strict-field checks on it."""
         raw = await request.read()
         if not raw:
             raise ApiError.bad_request("the body of the request was empty")
-        return codec.decode_body(raw, request.headers.get("Content-Type"), (t.rt.api_version, t.rt.kind))
-
-    def _field_validation(self, request: web.Request, t: Target, obj: Any, warnings: list[str]) -> None:
-        mode = request.query.get("fieldValidation", "Warn" if request.method != "PATCH" else "Warn")
+        ct = request.headers.get("Content-Type")
+        body = codec.decode_body(raw, ct, (t.rt.api_version, t.rt.kind))
+        mode = request.query.get("fieldValidation", "Warn")
         if mode not in ("Strict", "Warn", "Ignore"):
             raise ApiError.bad_request(
                 f"fieldValidation parameter unsupported: {mode}. Supported values: Ignore, Warn, Strict")
-        if mode == "Ignore" or t.rt.custom or not isinstance(obj, dict):
-            return
+        if t.rt.custom or not isinstance(body, dict):
+            return body
         from . import fieldcheck, schemas
 
         definition = schemas.definition_for_gvk(t.rt.group, t.rt.version, t.rt.kind)
         if definition is None:
-            return
-        unknown = fieldcheck.unknown_fields(definition, obj)
-        if not unknown:
-            return
-        if mode == "Strict":
-            detail = ", ".join(f'unknown field "{u}"' for u in unknown)
-            raise ApiError.bad_request(
-                f"{t.rt.kind} in version \"{t.rt.version}\" cannot be handled as a {t.rt.kind}: "
-                f"strict decoding error: {detail}")
-        warnings.extend(f'unknown field "{u}"' for u in unknown)
-
-    def _type_check(self, t: Target, obj: Any) -> None:
-        if t.rt.custom or not isinstance(obj, dict):
-            return
-        from . import fieldcheck, schemas
-
-        definition = schemas.definition_for_gvk(t.rt.group, t.rt.version, t.rt.kind)
-        if definition is None:
-            return
-        errs = fieldcheck.type_errors(definition, obj)
-        if errs:
-            raise ApiError.bad_request(
-                f"{t.rt.kind} in version \"{t.rt.version}\" cannot be handled as a {t.rt.kind}: {errs[0]}")
+            return body
+        # Raw JSON keeps duplicate keys visible to the check; other encodings are checked as decoded.
+        is_json = codec.media_type(ct) in ("", codec.JSON)
+        report = fieldcheck.check(definition, raw if is_json else body)
+        if report.decode_error:
+            raise ApiError.bad_request(fieldcheck.cannot_handle_message(t.rt.kind, t.rt.version, report.decode_error))
+        if report.strict and mode == "Strict":
+            raise ApiError.bad_request(fieldcheck.cannot_handle_message(
+                t.rt.kind, t.rt.version, fieldcheck.strict_decoding_message(report.strict)))
+        if report.strict and mode == "Warn":
+            warnings.extend(report.strict)
+        return body
 
     async def create(self, request: web.Request, t: Target) -> web.Response:
         q = request.query
-        body = await self._body(request, t)
-        warnings: list[str] = []
         if t.subresource:
             raise ApiError.method_not_supported(t.rt.group_resource, "create")
-        self._type_check(t, body)
-        self._field_validation(request, t, body, warnings)
+        warnings: list[str] = []
+        body = await self._body(request, t, warnings)
         dry = q.get("dryRun") == "All"
         if q.get("dryRun") and not dry:
             raise ApiError.bad_request(f"Invalid dry run value: {q.get('dryRun')}")
@@ -288,10 +274,8 @@ class ApiHandler:
         return _with_warnings(self._render(request, t, obj, status=200 if t.rt.virtual else 201), warnings)
 
     async def replace(self, request: web.Request, t: Target) -> web.Response:
-        body = await self._body(request, t)
         warnings: list[str] = []
-        self._type_check(t, body)
-        self._field_validation(request, t, body, warnings)
+        body = await self._body(request, t, warnings)
         obj = self.registry.update(t.rt, t.namespace or "", t.name or "", body,
                                    dry_run=request.query.get("dryRun") == "All", subresource=t.subresource,
                                    warnings=warnings)
@@ -310,9 +294,22 @@ class ApiHandler:
             raise ApiError(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: "
                            "is required for apply patch")
         warnings: list[str] = []
-        if ct != codec.JSON_PATCH:
-            self._field_validation(request, t, body, warnings)
-        obj, created = self.registry.patch(t.rt, t.namespace or "", t.name or "", ct, body,
+        mode = request.query.get("fieldValidation", "Warn")
+
+        def check_patched(patched: dict) -> None:
+            if mode == "Ignore" or t.rt.custom:
+                return
+            from . import fieldcheck, schemas
+
+            definition = schemas.definition_for_gvk(t.rt.group, t.rt.version, t.rt.kind)
+            errs = fieldcheck.patched_object_errors(definition, patched) if definition else []
+            if errs and mode == "Strict":
+                quoted = codec.go_value(body)
+                raise ApiError(422, "Invalid", f' "" is invalid: patch: Invalid value: "{quoted}": '
+                               + fieldcheck.strict_decoding_message(errs))
+            warnings.extend(errs)
+
+        obj, created = self.registry.patch(t.rt, t.namespace or "", t.name or "", ct, body, check=check_patched,
                                            dry_run=request.query.get("dryRun") == "All",
                                            subresource=t.subresource,
                                            force=codec.parse_bool(request.query.get("force")), warnings=warnings)
@@ -399,7 +396,7 @@ class ApiHandler:
                     since = int(rv_param)
                 except ValueError:
                     raise ApiError.bad_request(f"invalid resource version: {rv_param}") from None
-                if since < store.oldest_rv - 1 and since < store.rv:
+                if since < store.oldest_rv:
                     err = ApiError.gone(f"too old resource version: {since} ({store.oldest_rv})")
                     await resp.write(_dumps({"type": "ERROR", "object": err.status()}) + b"\n")
                     return resp

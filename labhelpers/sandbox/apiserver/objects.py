@@ -217,7 +217,8 @@ class Registry:
 
     def patch(self, rt: ResourceType, namespace: str, name: str, patch_type: str, body: Any, *,
               dry_run: bool = False, subresource: str = "", force: bool = False,
-              warnings: list[str] | None = None) -> tuple[dict, bool]:
+              warnings: list[str] | None = None,
+              check: Callable[[dict], None] | None = None) -> tuple[dict, bool]:
         """Apply a patch; returns (object, created) — only server-side apply can create."""
         from . import codec
 
@@ -231,6 +232,8 @@ class Registry:
                 return self.create(rt, namespace, body, dry_run=dry_run, warnings=warnings), True
             raise ApiError.not_found(rt.group_resource, name)
         patched = apply_patch(rt, current, patch_type, body)
+        if check is not None:
+            check(patched)
         # A patch never needs the client to know the resourceVersion unless it sets one.
         if not (isinstance(body, dict) and body.get("metadata", {}).get("resourceVersion")):
             patched.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]
@@ -359,6 +362,14 @@ def apply_patch(rt: ResourceType, current: dict, patch_type: str, body: Any) -> 
     except ValueError as e:
         if isinstance(e, ApiError):
             raise
+        from .smp import SMPError
+
+        if isinstance(e, SMPError):
+            if e.status == 400:
+                raise ApiError.bad_request(str(e)) from e
+            if e.status == 422:
+                raise ApiError(422, "Invalid", str(e)) from e
+            raise ApiError(500, None, str(e)) from e
         raise ApiError.bad_request(str(e)) from e
     raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted "
                    f"media types include: {codec.JSON_PATCH}, {codec.MERGE_PATCH}, {codec.APPLY_PATCH}, "

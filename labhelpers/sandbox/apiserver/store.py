@@ -62,7 +62,7 @@ class Store:
         self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         row = self.db.execute("SELECT value FROM meta WHERE key='rv'").fetchone()
         self.rv = int(row[0]) if row else 1
-        # Watches can start from any rv at or after this one.
+        # Watches can resume from any rv at or after this one (the event log starts empty at each start).
         self.oldest_rv = self.rv
         self.history: collections.deque[WatchEvent] = collections.deque(maxlen=HISTORY)
         self.watchers: set[Watcher] = set()
@@ -147,7 +147,7 @@ class Store:
         ev = WatchEvent(type_, rt_key(rt), ns, json.loads(json.dumps(obj)), rv)
         self.history.append(ev)
         if len(self.history) == self.history.maxlen:
-            self.oldest_rv = self.history[0].rv
+            self.oldest_rv = self.history[0].rv - 1
         for w in list(self.watchers):
             if w.wants(ev):
                 w.queue.put_nowait(ev)

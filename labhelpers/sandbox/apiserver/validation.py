@@ -377,8 +377,15 @@ def validate_create(rt: ResourceType, obj: dict) -> list[FieldError]:
 
 
 def validate_update(rt: ResourceType, new: dict, old: dict) -> list[FieldError]:
-    """Field errors for replacing ``old`` with ``new`` (both decoded and defaulted)."""
+    """Field errors for replacing ``old`` with ``new`` (both decoded and defaulted).
+
+    A ``new`` object without resourceVersion is an unconditional update: every built-in kind allows those, and
+    kube-apiserver's store copies the current resourceVersion in before validating, so it is not reported.
+    """
     kind = rt.kind
+    new_meta = _d(new.get("metadata"))
+    if not _s(new_meta.get("resourceVersion")) and _s(_d(old.get("metadata")).get("resourceVersion")):
+        new = {**new, "metadata": {**new_meta, "resourceVersion": old["metadata"]["resourceVersion"]}}
     meta_update = validate_object_meta_update(new.get("metadata"), old.get("metadata"))
     if kind == "Secret":
         return list(validate_secret_update(new, old))

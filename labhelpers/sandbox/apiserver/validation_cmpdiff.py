@@ -233,12 +233,34 @@ def _is_zero(v: Any, t: str) -> bool:
 
 
 def _equal(a: Any, b: Any, t: str) -> bool:
+    """apiequality.Semantic.DeepEqual for a value of Go type ``t`` (nil and empty slices/maps are equal)."""
     if _is_zero(a, t) and _is_zero(b, t):
         return True
-    if t.startswith("[]") or t.startswith("map") or t == "core.ResourceList":
-        # Semantic DeepEqual: nil and empty slices/maps are equal.
-        return (a or type(b or a)()) == (b or type(a or b)()) if isinstance(a or b, list | dict) else a == b
+    if t.startswith("ptr:"):
+        if a is None or b is None:
+            return False
+        inner = t[4:]
+        return a == b if inner in ("int", "bool", "string", "quantity") else _equal(a, b, inner)
+    if t.startswith("[]"):
+        a, b = a or [], b or []
+        return (isinstance(a, list) and isinstance(b, list) and len(a) == len(b)
+                and all(_equal(x, y, t[2:]) for x, y in zip(a, b, strict=True)))
+    if t in ("map[string]string", "core.ResourceList"):
+        return (a or {}) == (b or {})
+    if t in _STRUCTS and isinstance(a or {}, dict) and isinstance(b or {}, dict):
+        a, b = a or {}, b or {}
+        for jn, _, ft in _fields(t, {**a, **b}):
+            av, bv = _get(a, jn, ft), _get(b, jn, ft)
+            ft = ft or _infer(bv if bv is not None else av)
+            if not _equal(av, bv, ft[7:] if ft.startswith("inline:") else ft):
+                return False
+        return True
     return _norm(a) == _norm(b)
+
+
+def pod_specs_equal(old: dict, new: dict) -> bool:
+    """Whether two JSON pod specs are semantically equal as internal core.PodSpec values."""
+    return _equal(_to_internal(old), _to_internal(new), "core.PodSpec")
 
 
 def _norm(v: Any) -> Any:
@@ -387,11 +409,8 @@ def _diff_records(key: str, a: Any, b: Any, t: str) -> list[_Rec]:
         return [_Rec(key, head=t + "{", block=_slice_records(a, b, t[2:]))]
     if both and t in ("map[string]string", "core.ResourceList") and isinstance(a, dict) and isinstance(b, dict):
         return [_Rec(key, head=t + "{", block=_map_records(a, b, t))]
-    out = []
-    if a is not None or not _is_zero(a, t) or b is None:
-        out.append(_Rec(key, _fmt(a, t, True) if a is not None else _zero_text(t), "-"))
-    out.append(_Rec(key, _fmt(b, t, True) if b is not None else _zero_text(t), "+"))
-    return out
+    return [_Rec(key, _fmt(a, t, True) if a is not None else _zero_text(t), "-"),
+            _Rec(key, _fmt(b, t, True) if b is not None else _zero_text(t), "+")]
 
 
 def _zero_text(t: str) -> str:

@@ -503,3 +503,56 @@ def as_int(v: Any) -> int | None:
     if isinstance(v, float) and v.is_integer():
         return int(v)
     return None
+
+
+_DECIMAL_SUFFIX = {-9: "n", -6: "u", -3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T", 15: "P", 18: "E"}
+_BINARY_SUFFIX = {0: "", 1: "Ki", 2: "Mi", 3: "Gi", 4: "Ti", 5: "Pi", 6: "Ei"}
+
+
+def _go_rem(a: int, b: int) -> int:
+    """Go's % (the sign follows the dividend)."""
+    r = abs(a) % b
+    return -r if a < 0 else r
+
+
+def canonical_quantity(v: Any, round_up_milli: bool = True) -> Any:
+    """resource.Quantity's canonical String() (``0.5`` -> ``500m``, ``1024Mi`` -> ``1Gi``), rounded up to milli
+    scale like SetDefaults_ResourceList; values that do not parse are returned unchanged."""
+    value = parse_quantity(v)
+    if value is None:
+        return v
+    text = str(v).strip() if isinstance(v, str) else str(v)
+    m = _QUANTITY_RE.match(text)
+    suffix = (m.group(2) or "") if m else ""
+    fmt = "BinarySI" if suffix.endswith("i") else "DecimalExponent" if suffix[:1] in ("e", "E") else "DecimalSI"
+    if round_up_milli:
+        milli = value * 1000
+        if milli != int(milli):
+            value = Decimal(int(milli) + (1 if milli > 0 else 0)) / 1000
+    if value == 0:
+        return "0"
+    if fmt == "BinarySI":
+        if -1024 < value < 1024 or value != int(value):
+            fmt = "DecimalSI"
+        else:
+            amount, exp = int(value), 0
+            while amount % 1024 == 0 and exp < 6:
+                amount //= 1024
+                exp += 1
+            return f"{amount}{_BINARY_SUFFIX[exp]}"
+    sign, digits, exponent = value.normalize().as_tuple()
+    mantissa = int("".join(map(str, digits))) * (-1 if sign else 1)
+    exp = int(exponent)
+    while mantissa != 0 and mantissa % 10 == 0:
+        mantissa //= 10
+        exp += 1
+    r = _go_rem(exp, 3)
+    if r in (1, -2):
+        mantissa, exp = mantissa * 10, exp - 1
+    elif r in (2, -1):
+        mantissa, exp = mantissa * 100, exp - 2
+    if fmt == "DecimalExponent":
+        return f"{mantissa}e{exp}" if exp else str(mantissa)
+    if exp in _DECIMAL_SUFFIX:
+        return f"{mantissa}{_DECIMAL_SUFFIX[exp]}"
+    return f"{mantissa}e{exp}"

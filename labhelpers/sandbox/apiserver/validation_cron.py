@@ -88,7 +88,6 @@ def _field(text: str, kind: str) -> None:
         _range(expr, lo, hi, names)
 
 
-_DURATION_RE = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
 
 
 def _parse_duration(s: str) -> None:

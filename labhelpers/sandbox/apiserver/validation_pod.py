@@ -204,7 +204,7 @@ def _projected(src: dict, path: str) -> list[FieldErr]:
     return errs
 
 
-def _volume_source(vol: dict, path: str, pod_name: str) -> list[FieldErr]:
+def _volume_source(vol: dict, path: str, pod_name: str | None) -> list[FieldErr]:
     errs: list[FieldErr] = []
     count = 0
     for kind in _VOLUME_TYPES:
@@ -212,8 +212,7 @@ def _volume_source(vol: dict, path: str, pod_name: str) -> list[FieldErr]:
             continue
         if count > 0:
             errs.append(vc.forbidden(child(path, _VOLUME_ERROR_NAME.get(kind, kind)), "may not specify more than 1 volume type"))
-            if kind != "emptyDir":
-                continue
+            continue
         count += 1
         src = _dict(vol[kind])
         p = child(path, kind)
@@ -283,7 +282,7 @@ def validate_volumes(volumes: Any, path: str, pod_name: str | None) -> tuple[dic
         vol = _dict(vol)
         ip = f"{path}[{i}]"
         name = _str(vol.get("name"))
-        el = _volume_source(vol, ip, pod_name or "")
+        el = _volume_source(vol, ip, pod_name)
         if not name:
             el.append(required(child(ip, "name")))
         else:
@@ -553,9 +552,8 @@ def _security_context(sc: Any, path: str) -> list[FieldErr]:
         if v is not None:
             errs += [invalid(child(path, f), v, m) for m in vc.is_valid_id(v)]
     pm = sc.get("procMount")
-    if pm is not None:
-        if pm not in ("Default", "Unmasked"):
-            errs.append(vc.not_supported(child(path, "procMount"), pm, ["Default", "Unmasked"]))
+    if pm is not None and pm not in ("Default", "Unmasked"):
+        errs.append(vc.not_supported(child(path, "procMount"), pm, ["Default", "Unmasked"]))
     errs += _seccomp(sc.get("seccompProfile"), child(path, "seccompProfile"))
     if sc.get("allowPrivilegeEscalation") is False:
         if sc.get("privileged") is True:
@@ -851,12 +849,7 @@ def validate_pod_spec(spec: Any, pod_name: str | None, path: str, *, is_pod: boo
                                      ["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"]))
     errs += vc.validate_labels(spec.get("nodeSelector"), child(path, "nodeSelector"))
     errs += _pod_security_context(spec.get("securityContext"), child(path, "securityContext"))
-    for i, ref in enumerate(_list(spec.get("imagePullSecrets"))):
-        if isinstance(ref, dict) and set(ref) - {"name"}:
-            extra = ", ".join(f"{k}:{vc.go_value(v)}" for k, v in ref.items() if k != "name")
-            errs.append(invalid(f"{child(path, 'imagePullSecrets')}[{i}]",
-                                GoValue(f'core.LocalObjectReference{{Name:{vc.go_value(_str(ref.get("name")))}, {extra}}}'),
-                                "only name may be set"))
+    # imagePullSecrets "only name may be set" cannot trigger from JSON: unknown fields never survive decoding.
     errs += _dns_config(spec.get("dnsConfig"), _str(dp), child(path, "dnsConfig"))
     for i, g in enumerate(_list(spec.get("readinessGates"))):
         ct = _str(_dict(g).get("conditionType"))
@@ -986,9 +979,9 @@ def _container_updates(new: list, old: list, path: str) -> tuple[list[FieldErr],
 
 
 def _only_added_tolerations(new: list, old: list, path: str) -> list[FieldErr]:
+    """validateOnlyAddedTolerations: existing tolerations may only change their tolerationSeconds."""
     for o in old:
-        if not any({**_dict(o), "tolerationSeconds": _dict(n).get("tolerationSeconds")} == _clean(n) or
-                   _clean({**_dict(o), "tolerationSeconds": _dict(n).get("tolerationSeconds")}) == _clean(n)
+        if not any(_clean({**_dict(o), "tolerationSeconds": _dict(n).get("tolerationSeconds")}) == _clean(n)
                    for n in new):
             return [vc.forbidden(path, "existing toleration can not be modified except its tolerationSeconds")]
     return _tolerations(new, path)
@@ -1045,8 +1038,9 @@ def validate_pod_update(new: dict, old: dict, meta_update_errs: list[FieldErr],
                                      f"only deletion is allowed, but found new scheduling gate '{g}'"))
     munged = _munge(ns, os_)
     old_spec = _comparable(os_)
-    if _clean(munged) != _clean(old_spec):
-        from .validation_cmpdiff import diff_pod_spec
+    from .validation_cmpdiff import diff_pod_spec, pod_specs_equal
+
+    if not pod_specs_equal(old_spec, munged):
 
         detail = ("pod updates may not change fields other than " + ",".join(UPDATABLE_POD_SPEC_FIELDS) + "\n"
                   + diff_pod_spec(old_spec, munged))

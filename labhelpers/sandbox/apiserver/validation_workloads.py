@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import validation_common as vc
+from .validation_cmpdiff import pod_specs_equal
 from .validation_common import FieldErr, GoValue, child, invalid, key, required
 from .validation_cron import parse_standard_error
 from .validation_pod import validate_pod_template_spec
@@ -61,10 +62,9 @@ def _template_for_replica_set(spec: dict, path: str, owner: str) -> list[FieldEr
     sel = spec.get("selector")
     tmpl = _d(spec.get("template"))
     tp = child(path, "template")
-    if sel is None or not vc.selector_is_empty(sel):
-        # A nil selector selects nothing, so it never matches (hence two errors for a missing selector).
-        if not vc.selector_matches(sel, _labels_of(tmpl)):
-            errs.append(invalid(child(tp, "metadata", "labels"), _go_labels(tmpl),
+    # A nil selector selects nothing, so it never matches (hence two errors for a missing selector).
+    if (sel is None or not vc.selector_is_empty(sel)) and not vc.selector_matches(sel, _labels_of(tmpl)):
+        errs.append(invalid(child(tp, "metadata", "labels"), _go_labels(tmpl),
                                 "`selector` does not match template `labels`"))
     errs += validate_pod_template_spec(tmpl, tp)
     pspec = _d(tmpl.get("spec"))
@@ -147,7 +147,7 @@ def _strategy(strategy: dict, path: str) -> list[FieldErr]:
             errs.append(invalid(child(rp, "maxUnavailable"), GoValue(_go_intstr(mu if mu is not None else 0)),
                                 "may not be 0 when `maxSurge` is 0"))
         if isinstance(mu, str) and re.fullmatch(r"[0-9]+%", mu) and int(mu[:-1]) > 100:
-            errs.append(invalid(child(rp, "maxUnavailable"), GoValue(mu), "must not be greater than 100%"))
+            errs.append(invalid(child(rp, "maxUnavailable"), GoValue(_go_intstr(mu)), "must not be greater than 100%"))
         return errs
     shown = GoValue(f"apps.DeploymentStrategy{{Type:{vc.go_quote(_s(t))}, "
                     "RollingUpdate:(*apps.RollingUpdateDeployment)(nil)}")
@@ -300,7 +300,8 @@ def _job_update(new: dict, old: dict, meta_update: list[FieldErr]) -> list[Field
                                                                           if k in ("labels", "annotations")}},
                  "spec": {**_d(old_t.get("spec")), **{k: v for k, v in _d(new_t.get("spec")).items()
                                                       if k in ("nodeSelector", "tolerations", "schedulingGates", "affinity")}}}
-    if _clean(new_t) != _clean(old_t):
+    if _clean(new_t.get("metadata")) != _clean(old_t.get("metadata")) or not pod_specs_equal(
+            _d(old_t.get("spec")), _d(new_t.get("spec"))):
         errs.append(invalid("spec.template", _go_template(new_t), vc.FIELD_IMMUTABLE))
     for f in ("completionMode", "podFailurePolicy", "backoffLimitPerIndex", "managedBy", "successPolicy"):
         if ns.get(f) != os_.get(f):

@@ -92,6 +92,7 @@ class NamespaceController:
         return is_kind(ev, CONFIGMAP) and name == ROOT_CA_NAME and ev.type != "ADDED"
 
     def resync_keys(self) -> Iterable[Key]:
+        ensure_system_namespaces(self.ctx)
         return [(n["metadata"]["name"],) for n in self.ctx.registry.list(NAMESPACE)]
 
     def reconcile(self, key: Key) -> float | None:
@@ -277,8 +278,3 @@ class NamespaceController:
         except ApiError as e:
             if e.code != 404:
                 raise
-        # Registries that only finish on an explicit finalizer-free update still need one nudge.
-        left = self.ctx.registry.find(NAMESPACE, "", ns["metadata"]["name"])
-        if left is not None and not (left.get("spec") or {}).get("finalizers") and \
-                not left["metadata"].get("finalizers"):
-            self.ctx.registry.store.delete(NAMESPACE, "", left["metadata"]["name"])

@@ -164,9 +164,7 @@ class ReplicaSetController:
             return None
         all_pods = self.registry.list(POD, key[0])
         matches = selector_matcher((rs.get("spec") or {}).get("selector"))
-        owned = claim(self.registry, POD, rs, REPLICASET, matches, [p for p in all_pods if is_pod_active(p)
-                                                                   or controller_of(p) is not None])
-        active = [p for p in owned if is_pod_active(p)]
+        active = claim(self.registry, POD, rs, REPLICASET, matches, [p for p in all_pods if is_pod_active(p)])
         error: PodControlError | None = None
         if not deleting(rs):
             error = self._manage(rs, active, all_pods)

@@ -20,13 +20,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 from .gofmt import go_type
 
 
-class AnchorType(str, Enum):
+class AnchorType(StrEnum):
     CONDITION = ""
     GLOBAL = "<"
     NEGATION = "X"

@@ -140,14 +140,14 @@ def blocked_message(kind: str, namespace: str, name: str, policies: PolicyResult
 
     ``policies`` are (policy name, rule results) for the responses that took part in the blocking decision,
     in any order; policy and rule names are sorted the way yaml.v2 sorts map keys. A namespaced ``Policy``
-    appears under its bare name. Returns ``""`` when nothing is left to report. The text starts with two
+    appears under its bare name (``GetName()``). Returns ``""`` when nothing is left to report. The text starts with two
     newlines, has a space after ``policies`` and ends with the YAML's final newline.
     """
     failures: dict[str, dict[str, str]] = {}
     for policy, results in policies:
         reasons = {r.name: r.message for r in results if r.status not in (RuleStatus.PASS, RuleStatus.SKIP)}
         if reasons:
-            failures.setdefault(policy, {}).update(reasons)
+            failures[policy] = reasons  # same bare name twice (Policy and ClusterPolicy): the last one wins
     if not failures:
         return ""
     body = go_yaml_marshal(failures)

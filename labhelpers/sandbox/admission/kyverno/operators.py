@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from . import wildcard
@@ -19,7 +19,7 @@ from .gofmt import format_float_e, parse_float, parse_int
 from .quantity import parse_quantity
 
 
-class Operator(str, Enum):
+class Operator(StrEnum):
     EQUAL = ""
     MORE_EQUAL = ">="
     LESS_EQUAL = "<="
@@ -177,7 +177,7 @@ def _number_to_string(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, float):
-        return "%f" % value
+        return f"{value:f}"
     if isinstance(value, int):
         return str(value)
     raise ValueError(f"could not convert {value!r} to string")

@@ -36,6 +36,7 @@ from .anchors import (
 )
 from .gofmt import format_value, go_type
 from .operators import validate_value
+from .references import UnresolvedReference, substitute_references
 from .results import RuleResult, RuleStatus
 from .wildcard import expand_in_metadata
 
@@ -66,13 +67,24 @@ class PatternResult:
 
 
 def validate_pattern(resource: Any, pattern: Any) -> PatternResult:
-    """``validate.MatchPattern(resource, pattern)`` classified the way ``validatePatterns`` does.
+    """Match ``resource`` against one ``validate.pattern`` the way a Kyverno rule does.
 
     ``pattern`` is taken as decoded from the policy: Kyverno reads policy JSON into ``interface{}``, so every
     number in it is a float64 (``3`` and ``3.0`` behave the same); resource integers stay integers.
+    ``$(...)`` references are resolved first; one that cannot be resolved stays literal here (use
+    :func:`validate_rule` for Kyverno's error result).
+    """
+    return match_pattern(resource, substitute_references(policy_json(pattern), strict=False))
+
+
+def match_pattern(resource: Any, pattern: Any) -> PatternResult:
+    """``validate.MatchPattern(resource, pattern)`` classified the way ``validatePatterns`` does.
+
+    No reference substitution and no number conversion: ``pattern`` is used exactly as given (and its
+    wildcard metadata keys may be rewritten in place, as Kyverno does on its per-rule copy).
     """
     amap = AnchorMap()
-    path, err = _validate_element(resource, policy_json(pattern), "/", amap)
+    path, err = _validate_element(resource, pattern, "/", amap)
     if err is None:
         return PatternResult(RuleStatus.PASS)
     if is_skip_error(err):
@@ -87,18 +99,24 @@ def validate_pattern(resource: Any, pattern: Any) -> PatternResult:
 def validate_rule(rule: Mapping[str, Any], resource: Any, *, message: str | None = None) -> RuleResult | None:
     """Evaluate a rule's ``validate.pattern`` or ``validate.anyPattern`` against ``resource``.
 
-    ``message`` overrides ``validate.message`` (pass it after substituting ``{{ }}`` variables). Returns
-    None when the rule has neither (deny, foreach, cel and podSecurity rules are handled elsewhere).
+    ``message`` overrides ``validate.message`` (pass it after substituting ``{{ }}`` variables; the patterns
+    must already be free of ``{{ }}`` too). Returns None when the rule has neither (deny, foreach, cel and
+    podSecurity rules are handled elsewhere).
     """
     name = rule["name"]
     validate = rule.get("validate") or {}
     if message is None:
         message = validate.get("message") or ""
-    if validate.get("pattern") is not None:
-        return validate_pattern(resource, validate["pattern"]).rule_result(name, message)
-    if validate.get("anyPattern") is not None:
-        return _any_pattern(name, message, validate["anyPattern"], resource)
-    return None
+    key = "pattern" if validate.get("pattern") is not None else "anyPattern"
+    if validate.get(key) is None:
+        return None
+    try:
+        pattern = substitute_references(policy_json(validate[key]))
+    except UnresolvedReference as e:
+        return RuleResult(name, RuleStatus.ERROR, f"variable substitution failed: {e}")
+    if key == "pattern":
+        return match_pattern(resource, pattern).rule_result(name, message)
+    return _any_pattern(name, message, pattern, resource)
 
 
 def _any_pattern(name: str, message: str, any_pattern: Any, resource: Any) -> RuleResult:
@@ -108,7 +126,7 @@ def _any_pattern(name: str, message: str, any_pattern: Any, resource: Any) -> Ru
     failed: list[str] = []
     skipped: list[str] = []
     for i, pattern in enumerate(any_pattern):
-        r = validate_pattern(resource, pattern)
+        r = match_pattern(resource, pattern)
         if r.status is RuleStatus.PASS:
             return RuleResult(name, RuleStatus.PASS, messages.any_pattern_pass_message(name, i))
         if r.status is RuleStatus.SKIP:
@@ -133,7 +151,8 @@ def _json_kind(v: Any) -> str:
 
 
 def policy_json(v: Any) -> Any:
-    """A private copy of a pattern with numbers as float64 (the walk rewrites wildcard metadata keys in it)."""
+    """A private copy of a pattern with numbers as float64, as Kyverno decodes policy JSON (the walk may
+    rewrite wildcard metadata keys in the copy)."""
     if isinstance(v, dict):
         return {k: policy_json(x) for k, x in v.items()}
     if isinstance(v, list):

@@ -90,7 +90,7 @@ def _resolve(document: Any, reference: str, absolute_path: str) -> Any:
     elif isinstance(value, int):
         text = str(value)
     else:
-        text = "%f" % value
+        text = f"{value:f}"
     return op.value + text
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class RuleStatus(str, Enum):
+class RuleStatus(StrEnum):
     """``engineapi.RuleStatus``; the values are the PolicyReport ``result`` strings."""
 
     PASS = "pass"
@@ -37,3 +37,17 @@ def should_block(results: Iterable[RuleResult], enforce: bool, failure_policy: s
     if RuleStatus.FAIL in statuses and enforce:
         return True
     return RuleStatus.ERROR in statuses and failure_policy == "Fail"
+
+
+UNCHANGED_ON_UPDATE = "skipping modified resource as validation results have not changed"
+
+
+def unchanged_update_result(new: RuleResult, old: RuleResult | None) -> RuleResult:
+    """UPDATE requests: Kyverno also evaluates the rule on the old object (``validateOldObject``); when both
+    responses are identical (name, status, message) a non-pass result becomes a skip, so an object that was
+    already violating can still be modified."""
+    if old is None or (new.name, new.status, new.message) != (old.name, old.status, old.message):
+        return new
+    if new.status is RuleStatus.PASS:
+        return new
+    return RuleResult(new.name, RuleStatus.SKIP, UNCHANGED_ON_UPDATE)

@@ -1,0 +1,266 @@
+"""Instructor endpoints on the sandbox API server (mounted under ``/lab/``) and their tiny client.
+
+``GET /lab/registries`` lists the lab registries (:meth:`RegistryFleet.info`). ``POST /lab/registries``
+with ``{"host", "username", "password"}`` adds a login to a lab registry, or, for a host the sandbox does
+not know yet, starts a new real Distribution registry (htpasswd Basic auth) for it, so a course can use
+its own registry names (``labctl sandbox registry add HOST --user U --password P``). Added logins are
+saved in the fleet's state directory and replayed by :func:`restore_registries` after a restart.
+
+Errors are metav1 ``Status`` bodies like every other answer of the sandbox API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import re
+import ssl
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from .apiserver.errors import ApiError, FieldError
+from .registries.auth import Account
+from .registries.catalog import HostSpec
+from .registries.hosts import SEEDER, RegistryFleet, UnknownHostError, normalize_host
+
+log = logging.getLogger(__name__)
+
+ADDED_FILE = "lab-added-registries.json"
+KIND, GROUP = "Registry", "lab.sandbox"
+ADDED_NOTE = "added with labctl sandbox registry add"
+
+# A registry host as image references spell it (distribution/reference's domain grammar), optional port.
+_LABEL = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_HOST_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?$")
+
+# What services.json needs per registry for the probe and `labctl sandbox info` (no users, no passwords).
+ENDPOINT_FIELDS = ("host", "aliases", "url", "auth", "endpoint", "token_url", "token_realm", "service",
+                   "basic_realm")
+
+
+def registry_endpoints(fleet: RegistryFleet) -> list[dict[str, Any]]:
+    """The password-free part of :meth:`RegistryFleet.info`: what ``services.json["registries"]`` holds."""
+    return [{k: e[k] for k in ENDPOINT_FIELDS if k in e} for e in fleet.info()]
+
+
+# ------------------------------------------------------------------------------------------ adding
+
+
+def _validate(body: Any) -> tuple[str, str, str]:
+    if not isinstance(body, dict):
+        raise ApiError.bad_request('the body must be a JSON object {"host", "username", "password"}')
+    raw_host = body.get("host")
+    name = str(raw_host or "")
+    errs: list[FieldError] = []
+    for key in ("host", "username", "password"):
+        if not isinstance(body.get(key), str) or not body.get(key):
+            errs.append(FieldError.required(key))
+    host = normalize_host(name) if name else ""
+    if host and not _HOST_RE.match(host):
+        errs.append(FieldError.invalid("host", name, "must be a registry host name with an optional port, "
+                                                     "e.g. registry.example.com:5000"))
+    user = body.get("username")
+    if isinstance(user, str) and user and (":" in user or "\n" in user):
+        errs.append(FieldError.invalid("username", user, "must not contain ':' or newlines"))
+    if user == SEEDER:
+        errs.append(FieldError.forbidden("username", f"{SEEDER!r} is reserved for the sandbox"))
+    if errs:
+        raise ApiError.invalid(GROUP, KIND, host or name, errs)
+    return host, str(user), str(body["password"])
+
+
+def _start_host(fleet: RegistryFleet, spec: HostSpec) -> None:
+    """Start a registry for a new host on a running fleet.
+
+    Uses ``RegistryFleet.add_host`` when the fleet has it; otherwise the fleet's internal helpers (the
+    htpasswd file is written before the process starts, so Distribution never provisions its default user).
+    """
+    add_host = getattr(fleet, "add_host", None)
+    if callable(add_host):
+        add_host(spec)
+        return
+    from .registries.auth import TokenSigner
+    from .registries.distribution import RegistryStartError, registry_binary
+
+    binary = fleet.binary or registry_binary()
+    if binary is None or fleet.state_dir is None:
+        raise RegistryStartError("docker-registry is not installed (apt-get install docker-registry)")
+    signer = TokenSigner.load_or_create(fleet.state_dir / "token-auth")
+    fleet._add_host(spec, signer, binary)
+    h = fleet._hosts[spec.host]
+    try:
+        fleet.sync_credentials()
+        h.process.start()
+    except BaseException:
+        h.process.stop()
+        fleet._hosts.pop(spec.host, None)
+        for n in spec.names:
+            fleet._names.pop(n.lower(), None)
+        raise
+    fleet.specs = (*fleet.specs, spec)
+
+
+def add_login(fleet: RegistryFleet, host: str, username: str, password: str) -> bool:
+    """Make ``username:password`` valid on ``host`` (replacing that user's permanent password); start a new
+    registry when the host is unknown. Returns whether a registry was started. Blocking (bcrypt, spawn)."""
+    try:
+        existing = [a for a in fleet.users(host).accounts() if a.username == username and a.expires_at is None]
+    except UnknownHostError:
+        account = Account(username, password, note=ADDED_NOTE)
+        _start_host(fleet, HostSpec(host=host, auth="htpasswd", basic_realm=host.split(":")[0],
+                                    accounts=(account,), description="A registry added by the instructor"))
+        return True
+    if any(a.password == password for a in existing):
+        return False
+    for a in existing:
+        fleet.remove(host, username, a.password)
+    fleet.add(host, username, password)
+    return False
+
+
+def _saved_path(fleet: RegistryFleet) -> Path | None:
+    return fleet.state_dir / ADDED_FILE if fleet.state_dir is not None else None
+
+
+def _save(fleet: RegistryFleet, host: str, username: str, password: str) -> None:
+    path = _saved_path(fleet)
+    if path is None:
+        return
+    entries = [e for e in _load(path) if (e["host"], e["username"]) != (host, username)]
+    entries.append({"host": host, "username": username, "password": password})
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, prefix=".added-") as f:
+        json.dump(entries, f, indent=2)
+    Path(f.name).chmod(0o600)
+    Path(f.name).replace(path)
+
+
+def _load(path: Path) -> list[dict[str, str]]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    return [e for e in data if isinstance(e, dict) and {"host", "username", "password"} <= e.keys()] \
+        if isinstance(data, list) else []
+
+
+def restore_registries(fleet: RegistryFleet) -> list[str]:
+    """Replay the logins and hosts added in earlier sessions (call after ``fleet.start``); returns hosts."""
+    path = _saved_path(fleet)
+    done = []
+    for e in _load(path) if path else []:
+        try:
+            add_login(fleet, e["host"], e["username"], e["password"])
+            done.append(e["host"])
+        except Exception:  # one broken entry must not keep the sandbox from starting
+            log.exception("could not restore registry login %s@%s", e["username"], e["host"])
+    return done
+
+
+# ------------------------------------------------------------------------------------------ HTTP
+
+
+def _status(err: ApiError) -> web.Response:
+    return web.json_response(err.status(), status=err.code, headers=err.headers)
+
+
+def build_admin_app(fleet: RegistryFleet, *, on_change: Callable[[], None] | None = None) -> web.Application:
+    """``/registries`` routes, to mount with ``app.add_subapp("/lab", build_admin_app(fleet))``.
+
+    ``on_change`` runs after a successful POST (the server rewrites services.json there).
+    """
+    lock = asyncio.Lock()
+
+    async def list_registries(request: web.Request) -> web.Response:
+        return web.json_response({"registries": fleet.info()})
+
+    async def add_registry(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return _status(ApiError.bad_request("the body is not valid JSON"))
+        try:
+            host, username, password = _validate(body)
+        except ApiError as e:
+            return _status(e)
+        loop = asyncio.get_running_loop()
+        async with lock:  # two adds of the same new host must not start two registries
+            try:
+                created = await loop.run_in_executor(None, add_login, fleet, host, username, password)
+                await loop.run_in_executor(None, _save, fleet, host, username, password)
+            except Exception as e:  # e.g. RegistryStartError: the registry process did not come up
+                log.exception("adding registry %s failed", host)
+                return _status(ApiError.internal(f"{type(e).__name__}: {e}"))
+        if on_change is not None:
+            on_change()
+        entry = next(e for e in fleet.info() if e["host"] == fleet.host_of(host))
+        return web.json_response({"host": entry["host"], "username": username, "created": created,
+                                  "registry": entry}, status=201 if created else 200)
+
+    app = web.Application()
+    app.router.add_get("/registries", list_registries)
+    app.router.add_post("/registries", add_registry)
+    return app
+
+
+# ------------------------------------------------------------------------------------------ client
+
+
+class AdminError(RuntimeError):
+    """The sandbox API refused the request; ``code`` is the HTTP status, the message the Status message."""
+
+    def __init__(self, message: str, code: int = 0) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _connection(sandbox_dir: str | Path | None) -> tuple[str, str, ssl.SSLContext]:
+    """Server URL, bearer token and TLS context from the sandbox's kubeconfig."""
+    from .manager import Sandbox, SandboxError
+
+    sb = Sandbox(sandbox_dir)
+    if not sb.running():
+        raise SandboxError(f"the sandbox in {sb.dir} is not running; start it with `labctl sandbox up`")
+    kc = yaml.safe_load(sb.kubeconfig.read_text())
+    cluster = kc["clusters"][0]["cluster"]
+    token = kc["users"][0]["user"]["token"]
+    ctx = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+    return cluster["server"].rstrip("/"), token, ctx
+
+
+def _call(sandbox_dir: str | Path | None, method: str, path: str, body: Any = None,
+          timeout: float = 60.0) -> dict[str, Any]:
+    server, token, ctx = _connection(sandbox_dir)
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(server + path, data=data, method=method, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json", "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout, context=ctx) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        try:
+            message = json.loads(raw).get("message") or raw.decode()
+        except (ValueError, AttributeError):
+            message = raw.decode(errors="replace") or str(e)
+        if e.code == 404:
+            message = "this sandbox has no /lab/registries endpoint (is it an older version?)"
+        raise AdminError(message, e.code) from None
+
+
+def add_registry(sandbox_dir: str | Path | None, host: str, user: str, password: str) -> dict[str, Any]:
+    """Add ``user:password`` to registry ``host`` of the running sandbox (starting the registry if new)."""
+    return _call(sandbox_dir, "POST", "/lab/registries", {"host": host, "username": user, "password": password})
+
+
+def list_registries(sandbox_dir: str | Path | None = None) -> list[dict[str, Any]]:
+    """The running sandbox's registries (``RegistryFleet.info()``)."""
+    return _call(sandbox_dir, "GET", "/lab/registries")["registries"]
