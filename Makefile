@@ -4,9 +4,11 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 SANDBOX_DIR ?= $(HOME)/.local/state/labhelpers/sandbox
 KUBECTL_VERSION ?= 1.33
+# Extra kubectl clients the test suite runs against (the sandbox supports 1.32-1.37).
+KUBECTL_TEST_VERSIONS ?= 1.32 1.37
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup system-deps lab sandbox-up sandbox-down test lint bench clean
+.PHONY: setup system-deps lab sandbox-up sandbox-down test test-kubectls lint bench clean
 
 setup: $(VENV)/.installed $(BIN)/kubectl system-deps
 
@@ -52,7 +54,10 @@ lab: sandbox-up
 lint: $(VENV)/.installed
 	$(BIN)/ruff check labhelpers tests benchmarks tools
 
-test: setup lint
+test-kubectls: $(VENV)/.installed
+	@for v in $(KUBECTL_TEST_VERSIONS); do [ -x $(BIN)/kubectl-$$v ] || $(BIN)/labctl tools install-kubectl --version $$v; done
+
+test: setup lint test-kubectls
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: setup

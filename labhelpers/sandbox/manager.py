@@ -133,15 +133,14 @@ class Sandbox:
         (self.dir / "config.json").write_text(json.dumps(cfg, indent=2))
         with contextlib.suppress(FileNotFoundError):
             (self.dir / "server.json").unlink()
-        log = open(self.log_file, "ab")
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "labhelpers.sandbox.server", "--dir", str(self.dir), "--port", str(port),
-             "--clock-speed", str(clock_speed)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,
-        )
-        log.close()
+        with open(self.log_file, "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "labhelpers.sandbox.server", "--dir", str(self.dir), "--port", str(port),
+                 "--clock-speed", str(clock_speed)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:

@@ -131,6 +131,15 @@ def test_system_namespaces_service_accounts_and_root_ca(registry, mgr):
             "Contains a CA bundle that can be used to verify the kube-apiserver")
 
 
+def test_root_ca_configmap_publishes_the_given_ca(registry, clock):
+    pem = "-----BEGIN CERTIFICATE-----\nTUlJQg==\n-----END CERTIFICATE-----\n"
+    m = ControllerManager(registry, clock=clock, root_ca_pem=pem)
+    m.start()
+    m.sync_until_idle()
+    assert registry.get(CONFIGMAP, "kube-system", "kube-root-ca.crt")["data"] == {"ca.crt": pem}
+    m.stop()
+
+
 def test_default_service_account_and_root_ca_are_restored(registry, mgr):
     registry.delete(SERVICEACCOUNT, "lab", "default")
     cm = registry.get(CONFIGMAP, "lab", "kube-root-ca.crt")
@@ -150,10 +159,7 @@ def test_namespace_deletion_removes_all_content(registry, mgr, clock):
     mgr.sync_until_idle()
     for rt in (DEPLOYMENT, REPLICASET, POD, CONFIGMAP, SERVICEACCOUNT):
         assert names(registry, rt) == [], rt.kind
-    # Pods with a 30 s grace period make the controller come back later (estimate/2 + 1 = 16 s).
-    clock.advance(17)
-    mgr.sync_until_idle()
-    assert registry.find(NAMESPACE, "", "lab") is None
+    assert registry.find(NAMESPACE, "", "lab") is None  # unscheduled pods go at once, so nothing is left
     assert names(registry, EVENT) == []
 
 
@@ -176,6 +182,24 @@ def test_terminating_namespace_reports_remaining_finalizers(registry, mgr, clock
     cm["metadata"]["finalizers"] = []
     registry.update(CONFIGMAP, "lab", "held", cm)
     clock.advance(10)
+    mgr.sync_until_idle()
+    assert registry.find(NAMESPACE, "", "lab") is None
+
+
+@pytest.mark.xfail(strict=True, reason="Registry.update finishes a Namespace's deletion on any update while "
+                   "spec.finalizers still holds 'kubernetes'; the condition update removes it too early")
+def test_namespace_waits_for_gracefully_terminating_pods(registry, mgr, clock):
+    registry.pod_graceful_hook = lambda pod: None  # a kubelet that has not finished yet
+    registry.create(POD, "lab", {"metadata": {"name": "bound"},
+                                 "spec": {"nodeName": "lab-node", "containers": [{"name": "c", "image": "busybox"}]}})
+    registry.delete(NAMESPACE, "", "lab")
+    mgr.sync_until_idle()
+    ns = registry.get(NAMESPACE, "", "lab")
+    assert condition(ns, "NamespaceContentRemaining")["message"] == \
+        "Some resources are remaining: pods. has 1 resource instances"
+    assert mgr.next_due() == pytest.approx(clock() + 16)  # estimate 30 s: back after 30/2 + 1
+    registry.delete(POD, "lab", "bound", grace_period=0)  # the kubelet reports the containers gone
+    clock.advance(16)
     mgr.sync_until_idle()
     assert registry.find(NAMESPACE, "", "lab") is None
 

@@ -464,3 +464,50 @@ def test_role_rules() -> None:
     assert _message(ROLE, role) == (
         'Role.rbac.authorization.k8s.io "r" is invalid: rules[0].verbs: Required value: verbs must contain at '
         "least one value")
+
+
+def _stored_pod(**spec: Any) -> dict:
+    pod = _pod(**spec)
+    defaults.apply_defaults(POD, pod)
+    pod["metadata"]["resourceVersion"] = "5"
+    return pod
+
+
+def test_pod_update_tolerations_may_only_be_added() -> None:
+    old = _stored_pod(tolerations=[{"key": "gpu", "operator": "Exists", "effect": "NoExecute"}])
+    new = copy.deepcopy(old)
+    new["spec"]["tolerations"].append({"key": "spot", "operator": "Exists", "effect": "NoSchedule"})
+    new["spec"]["tolerations"][0]["tolerationSeconds"] = 60
+    assert _check(POD, new, old) is None
+    new["spec"]["tolerations"][0].update(operator="Equal", value="a100")
+    assert _message(POD, new, old) == (
+        'Pod "web" is invalid: spec.tolerations: Forbidden: existing toleration can not be modified except its '
+        "tolerationSeconds")
+
+
+def test_pod_update_explicit_zero_values_are_no_change() -> None:
+    old = _stored_pod()
+    new = copy.deepcopy(old)
+    new["spec"]["containers"][0]["stdin"] = False
+    new["spec"]["hostNetwork"] = False
+    assert _check(POD, new, old) is None
+    new["spec"]["automountServiceAccountToken"] = False  # a pointer: false is not "unset"
+    assert _message(POD, new, old).startswith('Pod "web" is invalid: spec: Forbidden: pod updates may not change')
+
+
+def test_pod_update_scalar_diff_lines_and_deadline_rules() -> None:
+    old = _stored_pod(activeDeadlineSeconds=60)
+    new = copy.deepcopy(old)
+    new["spec"]["activeDeadlineSeconds"] = 120
+    assert _message(POD, new, old) == (
+        'Pod "web" is invalid: spec.activeDeadlineSeconds: Invalid value: 120: must be less than or equal to '
+        "previous value")
+    new["spec"]["activeDeadlineSeconds"] = 30
+    new["spec"]["nodeName"] = "node-1"
+    msg = _message(POD, new, old)
+    assert '- \tNodeName:                     "",\n+ \tNodeName:                     "node-1",\n' in msg
+    del new["spec"]["activeDeadlineSeconds"]
+    new["spec"]["nodeName"] = ""
+    assert _message(POD, new, old) == (
+        'Pod "web" is invalid: spec.activeDeadlineSeconds: Invalid value: "null": must not update from a positive '
+        "integer to nil value")

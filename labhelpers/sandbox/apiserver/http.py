@@ -17,6 +17,7 @@ from .errors import ApiError
 from .objects import Registry
 from .resources import ResourceType
 
+HANDLER_KEY: web.AppKey[ApiHandler] = web.AppKey("handler")
 BOOKMARK_INTERVAL = 5.0  # seconds between watch bookmarks when the client allows them
 DEFAULT_WATCH_SECONDS = 3600  # a plain `kubectl get -w` stream stays open this long (real apiserver: 30-60 min)
 
@@ -443,7 +444,7 @@ def _key(o: dict) -> tuple[str, str]:
 def build_app(registry: Registry, token: str) -> web.Application:
     h = ApiHandler(registry, token)
     app = web.Application(middlewares=[h.middleware], client_max_size=8 * 1024 * 1024)
-    app["handler"] = h
+    app[HANDLER_KEY] = h
     app.router.add_get("/version", h.version)
     app.router.add_get("/healthz", h.health)
     app.router.add_get("/readyz", h.health)

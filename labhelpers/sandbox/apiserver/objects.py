@@ -410,7 +410,7 @@ def _convert_secret(rt: ResourceType, obj: dict) -> None:
         raise ApiError.bad_request(
             f"Secret in version \"v1\" cannot be handled as a Secret: json: cannot unmarshal "
             f"{_go_type(data)} into Go struct field Secret.data of type map[string][]uint8")
-    for k, v in (data or {}).items():
+    for v in (data or {}).values():
         if v is None:
             continue
         if not isinstance(v, str):
@@ -432,8 +432,8 @@ def _convert_secret(rt: ResourceType, obj: dict) -> None:
                 f"{_go_type(sd)} into Go struct field Secret.stringData of type map[string]string")
         data = obj.setdefault("data", {}) or {}
         obj["data"] = data
-        for k, v in sd.items():
-            data[k] = base64.b64encode(str(v).encode()).decode()
+        for key, v in sd.items():
+            data[key] = base64.b64encode(str(v).encode()).decode()
 
 
 def _bad_base64_offset(s: str) -> int:

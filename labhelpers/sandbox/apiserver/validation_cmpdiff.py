@@ -501,8 +501,8 @@ def _to_internal(spec: dict) -> dict:
     spec = dict(spec)
     moved = {k: spec.pop(k) for k in ("hostNetwork", "hostPID", "hostIPC", "shareProcessNamespace", "hostUsers")
              if k in spec}
-    if moved:
-        spec["securityContext"] = {**moved, **(spec.get("securityContext") or {})}
+    # Conversion always allocates the internal SecurityContext.
+    spec["securityContext"] = {**moved, **(spec.get("securityContext") or {})}
     spec.pop("serviceAccount", None)
     return spec
 

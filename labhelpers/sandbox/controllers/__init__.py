@@ -49,11 +49,13 @@ class Controller(Protocol):
 
 
 class ControllerManager:
-    def __init__(self, registry: Registry, clock: Callable[[], float] = time.time):
+    def __init__(self, registry: Registry, clock: Callable[[], float] = time.time, *,
+                 root_ca_pem: str | None = None):
+        """``root_ca_pem``: the API server's CA certificate, published in every namespace as kube-root-ca.crt."""
         self.registry = registry
         self.clock = clock
         self.recorder = EventRecorder(registry)
-        self.ctx = Context(registry, clock, self.recorder)
+        self.ctx = Context(registry, clock, self.recorder, root_ca_pem)
         self.controllers: list[Controller] = [
             namespace.NamespaceController(self.ctx),
             GarbageCollector(self.ctx),

@@ -48,6 +48,7 @@ class Context:
     registry: Registry
     clock: Callable[[], float]
     recorder: Any  # events.EventRecorder (typed loosely to avoid an import cycle)
+    root_ca_pem: str | None = None  # what kube-root-ca.crt publishes; None: a marked placeholder
 
 
 # --- time ---
@@ -83,10 +84,6 @@ def rt_for_ref(ref: dict) -> ResourceType | None:
 
 
 # --- metadata ---
-
-def meta(obj: dict) -> dict:
-    return obj.setdefault("metadata", {})
-
 
 def name_of(obj: dict) -> str:
     return obj.get("metadata", {}).get("name", "")

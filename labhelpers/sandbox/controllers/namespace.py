@@ -35,10 +35,10 @@ ROOT_CA_DESCRIPTION = (
     "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as "
     "the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of "
     "Kubernetes clusters.")
-# The sandbox serves plain HTTP and has no cluster CA; the ConfigMap exists because pods and lessons expect it.
+# Published when the manager is not given the sandbox CA (unit tests, tools): clearly not a certificate.
 LAB_CA_PEM = (
     "# LAB SANDBOX PLACEHOLDER - not a real certificate.\n"
-    "# The lab sandbox API server has no cluster CA; a real cluster publishes its CA bundle here.\n"
+    "# A real cluster publishes the CA bundle of its API server here.\n"
     "-----BEGIN CERTIFICATE-----\n"
     "TEFCIFNBTkRCT1ggUExBQ0VIT0xERVIgLSBOT1QgQSBSRUFMIENFUlRJRklDQVRF\n"
     "-----END CERTIFICATE-----\n")
@@ -116,7 +116,7 @@ class NamespaceController:
                                           "metadata": {"name": "default", "namespace": ns}})
 
     def _ensure_root_ca(self, ns: str) -> None:
-        data = {"ca.crt": LAB_CA_PEM}
+        data = {"ca.crt": self.ctx.root_ca_pem or LAB_CA_PEM}
         cm = self.ctx.registry.find(CONFIGMAP, ns, ROOT_CA_NAME)
         if cm is None:
             self._create(CONFIGMAP, ns, {"apiVersion": "v1", "kind": "ConfigMap",
@@ -190,8 +190,7 @@ class NamespaceController:
                         errors.append(e.message)
             left = registry.list(rt, ns)
             if not left:
-                estimate = max(estimate, rt_estimate)
-                continue
+                continue  # done with this resource, whatever the grace-period estimate said
             gvr = f"{rt.plural}.{rt.group}"
             remaining[gvr] = len(left)
             fins: dict[str, int] = {}
