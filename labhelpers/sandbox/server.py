@@ -42,7 +42,7 @@ async def serve(state: Path, port: int, clock_speed: float) -> None:
 
     from .controllers import ControllerManager
 
-    controllers = ControllerManager(registry, clock=clock.now)
+    controllers = ControllerManager(registry, clock=clock.now, root_ca_pem=(state / pki.CA_CERT).read_text())
     tasks = [asyncio.create_task(controllers.run(), name="controllers")]
 
     info = {"pid": os.getpid(), "port": port, "api_url": f"https://127.0.0.1:{port}",

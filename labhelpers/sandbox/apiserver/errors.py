@@ -64,7 +64,8 @@ class FieldError:
         return text
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.body()}" if self.field else self.body()
+        # field.Error.Error() always prints "<path>: <body>", so a root-path error starts with ": ".
+        return f"{self.field}: {self.body()}"
 
     @staticmethod
     def required(path: str, detail: str = "") -> FieldError:
@@ -133,7 +134,8 @@ class ApiError(Exception):
         agg = unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]"
         qualified = f"{kind}.{group}" if group else kind
         details = _details(name, group, kind)
-        details["causes"] = [{"reason": e.reason, "message": e.body(), "field": e.field} for e in errs]
+        details["causes"] = [{"reason": e.reason, "message": e.body(), **({"field": e.field} if e.field else {})}
+                             for e in errs]
         return cls(422, "Invalid", f'{qualified} "{name}" is invalid: {agg}', details)
 
     @classmethod

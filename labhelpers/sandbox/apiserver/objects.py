@@ -134,7 +134,8 @@ class Registry:
         meta = obj["metadata"]
         ns = meta.get("namespace", "") if rt.namespaced else ""
         if not meta.get("name") and meta.get("generateName"):
-            meta["name"] = meta["generateName"] + random_suffix()
+            # names.SimpleNameGenerator: the base is cut so that base + 5 random characters fit in 63.
+            meta["name"] = meta["generateName"][:58] + random_suffix()
         for k in ("uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
             meta.pop(k, None)
         meta["creationTimestamp"] = self.now()
@@ -211,7 +212,8 @@ class Registry:
         if dry_run:
             return obj
         updated = self.store.update(rt, obj)
-        if updated["metadata"].get("deletionTimestamp") and not updated["metadata"].get("finalizers"):
+        if updated["metadata"].get("deletionTimestamp") and not updated["metadata"].get("finalizers") and not (
+                rt.kind == "Namespace" and updated.get("spec", {}).get("finalizers")):
             self._finish_delete(rt, ns, name)
         return updated
 
@@ -283,7 +285,8 @@ class Registry:
             self._orphan_dependents(obj)
         if rt.kind == "Pod" and obj.get("spec", {}).get("nodeName") and self.pod_graceful_hook is not None:
             grace = grace_period if grace_period is not None else obj["spec"].get("terminationGracePeriodSeconds", 30)
-            if grace > 0 and not finalizers:
+            if grace > 0 and not meta.get("deletionTimestamp"):
+                # Graceful: the kubelet stops the containers, then deletes with grace 0 (finalizers still apply).
                 meta["deletionTimestamp"] = self.now()
                 meta["deletionGracePeriodSeconds"] = grace
                 updated = self.store.update(rt, obj)
