@@ -66,6 +66,43 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_registry_add(args: argparse.Namespace) -> int:
+    import getpass
+
+    from .sandbox.admin import AdminError, add_registry
+
+    password = args.password
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif password is None:
+        password = getpass.getpass(f"Password for {args.user}@{args.host}: ")
+    try:
+        result = add_registry(args.dir, args.host, args.user, password)
+    except AdminError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    verb = "started" if result.get("created") else "updated"
+    print(f"{verb} registry {args.host} (user {args.user})")
+    return 0
+
+
+def cmd_registry_list(args: argparse.Namespace) -> int:
+    from .sandbox.admin import AdminError, list_registries
+
+    try:
+        regs = list_registries(args.dir)
+    except AdminError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if args.output == "json":
+        print(json.dumps(regs, indent=2))
+        return 0
+    print(f"{'HOST':40} {'AUTH':8} URL")
+    for r in regs:
+        print(f"{r['host']:40} {r.get('auth', ''):8} {r.get('url', '')}")
+    return 0
+
+
 def cmd_install_kubectl(args: argparse.Namespace) -> int:
     from .tools import kubectl
 
@@ -97,6 +134,21 @@ def build_parser() -> argparse.ArgumentParser:
     add("env", cmd_env, "print the export KUBECONFIG=... line")
     inf = add("info", cmd_info, "describe the running sandbox")
     inf.add_argument("-o", "--output", choices=["text", "json"], default="text")
+
+    reg = sbs.add_parser("registry", help="the sandbox's container registries")
+    regs = reg.add_subparsers(dest="registry_action", required=True)
+    ra = regs.add_parser("add", help="add a registry host, or a user to an existing one")
+    ra.add_argument("host")
+    ra.add_argument("--user", required=True)
+    pw = ra.add_mutually_exclusive_group()
+    pw.add_argument("--password")
+    pw.add_argument("--password-stdin", action="store_true")
+    ra.add_argument("--dir", default=None)
+    ra.set_defaults(func=cmd_registry_add)
+    rl = regs.add_parser("list", help="list the registry hosts")
+    rl.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    rl.add_argument("--dir", default=None)
+    rl.set_defaults(func=cmd_registry_list)
 
     tools = sub.add_parser("tools", help="install the lab's command-line tools")
     ts = tools.add_subparsers(dest="action", required=True)

@@ -35,6 +35,19 @@ async def serve(state: Path, port: int, clock_speed: float) -> None:
     registry = Registry(store)  # object timestamps stay on real time; only drills run fast
     admission.install(registry)
     app = build_app(registry, token)
+
+    from .admin import build_admin_app, restore_registries
+    from .node import LabNode
+
+    node = LabNode()
+    services: dict = {}
+
+    def write_services() -> None:
+        if node.fleet.started:
+            services.update(node.info())  # registries (hosts, demo users, images) and the node
+        _write_json(state / "services.json", services)
+
+    app.add_subapp("/lab", build_admin_app(node.fleet, on_change=write_services))
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port, reuse_address=True, ssl_context=pki.server_context(state))
@@ -44,12 +57,22 @@ async def serve(state: Path, port: int, clock_speed: float) -> None:
 
     controllers = ControllerManager(registry, clock=clock.now, root_ca_pem=(state / pki.CA_CERT).read_text())
     tasks = [asyncio.create_task(controllers.run(), name="controllers")]
+    cleanups = []
+    try:
+        await node.start(registry, state / "node", clock)
+        restore_registries(node.fleet)
+        cleanups.append(node.stop)
+        ecr_runner, ecr_url = await _start_ecr(node, clock, state)
+        cleanups.append(ecr_runner.cleanup)
+        services["aws"] = _aws_settings(ecr_url, state)
+    except Exception as e:  # e.g. no docker-registry binary: the API server still serves the lessons it can
+        log.warning("lab node (registries, kubelet) not started: %s", e)
+        services["node_error"] = str(e)
+    write_services()
 
     info = {"pid": os.getpid(), "port": port, "api_url": f"https://127.0.0.1:{port}",
             "clock_speed": clock_speed, "started": time.time()}
-    tmp = state / "server.json.tmp"
-    tmp.write_text(json.dumps(info))
-    tmp.replace(state / "server.json")
+    _write_json(state / "server.json", info)
     log.info("sandbox API server listening on %s", info["api_url"])
 
     stop = asyncio.Event()
@@ -64,10 +87,48 @@ async def serve(state: Path, port: int, clock_speed: float) -> None:
     for t in tasks:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await t
+    for cleanup in reversed(cleanups):
+        with contextlib.suppress(Exception):
+            await cleanup()
     await runner.cleanup()
     store.close()
-    with contextlib.suppress(FileNotFoundError):
-        (state / "server.json").unlink()
+    for name in ("server.json", "services.json"):
+        with contextlib.suppress(FileNotFoundError):
+            (state / name).unlink()
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.replace(path)
+
+
+async def _start_ecr(node, clock: SandboxClock, state: Path):
+    """The ECR API on its own port: AWS clients sign requests (SigV4) and cannot send our bearer token."""
+    from .cloud import serve
+    from .cloud.ecr import build_ecr_app
+
+    cfg_path = state / "config.json"
+    cfg = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
+    app = build_ecr_app(node.fleet, clock)
+    try:
+        runner, url = await serve(app, port=cfg.get("ecr_port", 0), ssl_context=pki.server_context(state))
+    except OSError:  # the remembered port is taken: any free one will do
+        runner, url = await serve(build_ecr_app(node.fleet, clock), port=0, ssl_context=pki.server_context(state))
+    cfg["ecr_port"] = int(url.rsplit(":", 1)[1].rstrip("/"))
+    _write_json(cfg_path, cfg)
+    return runner, url
+
+
+def _aws_settings(ecr_url: str, state: Path) -> dict:
+    from .cloud.ecr import LAB_ECR_USER
+
+    ca = str(state / pki.CA_CERT)
+    return {"ecr_endpoint_url": ecr_url, "region": "us-east-1", "ca_bundle": ca,
+            "access_key_id": LAB_ECR_USER.access_key_id, "secret_access_key": LAB_ECR_USER.secret_access_key,
+            "env": {"AWS_ENDPOINT_URL_ECR": ecr_url, "AWS_CA_BUNDLE": ca,
+                    "AWS_ACCESS_KEY_ID": LAB_ECR_USER.access_key_id,
+                    "AWS_SECRET_ACCESS_KEY": LAB_ECR_USER.secret_access_key, "AWS_DEFAULT_REGION": "us-east-1"}}
 
 
 def main(argv: list[str] | None = None) -> None:

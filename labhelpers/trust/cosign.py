@@ -11,7 +11,7 @@ The sandbox has no transparency log (Rekor): signatures are made as with ``--tlo
 
 from __future__ import annotations
 
-import json
+import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,8 +161,6 @@ def _is_duplicate(existing: SignatureLayer, new: SignatureLayer, public: PublicK
     others = {k: v for k, v in existing.annotations.items() if k != SIGNATURE_ANNOTATION}
     if others != {k: v for k, v in new.annotations.items() if k != SIGNATURE_ANNOTATION}:
         return False
-    import base64
-
     try:
         public.verify(base64.b64decode(existing.signature or "", validate=True), existing.payload)
     except Exception:  # noqa: BLE001 - any failure means "not ours", exactly like cosign
@@ -174,8 +172,6 @@ async def sign_image_async(client: RegistryClient, image_ref: str, private_key: 
                            annotations: Mapping[str, Any] | None = None,
                            docker_media_types: bool = False) -> SignResult:
     """Resolve ``image_ref`` to its digest, sign it and push (or extend) its ``.sig`` image."""
-    import base64
-
     ref = parse_ggcr(image_ref)
     digest = ref.digest or (await client.get_manifest(ref.repository, ref.identifier)).digest
     payload = simple_signing_payload(ref.repository_name, digest, annotations)
@@ -240,6 +236,3 @@ def presign(fleet: Any, lab_key_dir: str | Path, *, images: tuple[str, ...] = PR
     return {"public_key_path": str(pub_path), "private_key_path": str(key_path), "password": LAB_KEY_PASSWORD,
             "signed_images": signed}
 
-
-def payload_json(payload: bytes) -> dict[str, Any]:
-    return json.loads(payload)

@@ -27,8 +27,10 @@ from .names import GgcrReference, parse_ggcr, signature_tag
 
 __all__ = [
     "EXIT_IMAGE_WITHOUT_SIGNATURE",
+    "CosignKeyError",
     "EXIT_NON_EXISTENT_TAG",
     "EXIT_NO_MATCHING_SIGNATURE",
+    "NO_SIGNATURES_FOUND",
     "FetchedSignatures",
     "VerificationError",
     "VerifiedSignature",
@@ -276,13 +278,15 @@ def verify_image(client: Target, image_ref: str, public_keys: Sequence[bytes | s
     return run_blocking(rc, lambda: verify_image_async(rc, image_ref, public_keys, **kwargs))
 
 
-def __getattr__(name: str) -> Any:
-    # The Kyverno hook imports this module, so it is re-exported lazily to avoid an import cycle.
-    if name in ("kyverno_verify_images", "kyverno_verify_images_async"):
-        from . import kyverno
+def kyverno_verify_images(*args: Any, **kwargs: Any) -> Any:
+    """:func:`labhelpers.trust.kyverno.kyverno_verify_images` (re-exported here; imported late: it imports us)."""
+    from .kyverno import kyverno_verify_images as impl
 
-        return getattr(kyverno, name)
-    raise AttributeError(name)
+    return impl(*args, **kwargs)
 
 
-__all__ += ["CosignKeyError"]
+async def kyverno_verify_images_async(*args: Any, **kwargs: Any) -> Any:
+    """:func:`labhelpers.trust.kyverno.kyverno_verify_images_async`."""
+    from .kyverno import kyverno_verify_images_async as impl
+
+    return await impl(*args, **kwargs)
