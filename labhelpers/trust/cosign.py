@@ -163,7 +163,7 @@ def _is_duplicate(existing: SignatureLayer, new: SignatureLayer, public: PublicK
         return False
     try:
         public.verify(base64.b64decode(existing.signature or "", validate=True), existing.payload)
-    except Exception:  # noqa: BLE001 - any failure means "not ours", exactly like cosign
+    except ValueError:  # bad base64 or a signature that is not ours: not a duplicate
         return False
     return True
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from labhelpers.sandbox.registries import NotFoundError, RegistryClient, RegistryClientError
 
-from ._registry import Target, async_client, ggcr_error, run_blocking
+from ._registry import Target, async_client, ggcr_error, go_json, run_blocking
 from .cosign import SIGNATURE_ANNOTATION, SignatureLayer, existing_signatures
 from .keys import CosignKeyError, InvalidSignatureError, PublicKey, load_public_keys
 from .names import GgcrReference, parse_ggcr, signature_tag
@@ -124,8 +124,6 @@ class VerifyResult:
 
     def payloads_json(self) -> str:
         """The JSON list ``cosign verify`` prints on stdout (payloads re-marshalled, ``optional`` kept)."""
-        from ._registry import go_json
-
         items = []
         for v in self.verified:
             c = v.claims

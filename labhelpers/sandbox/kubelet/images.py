@@ -213,6 +213,7 @@ class ImageService:
         self.timeout = timeout
         self._images: dict[str, ImageRecord] = {}
         self.attempts: list[tuple[str, str | None]] = []  # (image, username) of every CRI pull, newest last
+        self.on_change: Callable[[], None] | None = None  # the node status reports the image list
         self._load()
 
     # -- store --------------------------------------------------------------------------------------------
@@ -234,6 +235,11 @@ class ImageService:
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps([asdict(r) for r in self._images.values()], indent=1))
         tmp.replace(self.state_file)
+
+    def _changed(self) -> None:
+        self._save()
+        if self.on_change is not None:
+            self.on_change()
 
     def list_images(self) -> list[ImageRecord]:
         return list(self._images.values())
@@ -262,7 +268,7 @@ class ImageService:
         if rec is None:
             return False
         del self._images[rec.id]
-        self._save()
+        self._changed()
         return True
 
     def _record(self, ref: Reference, manifest_digest: str, config_digest: str, size: int) -> ImageRecord:
@@ -281,7 +287,7 @@ class ImageService:
         self._images[rec.id] = rec
         for dead in [k for k, r in self._images.items() if not r.repo_tags and not r.repo_digests]:
             del self._images[dead]
-        self._save()
+        self._changed()
         return rec
 
     # -- pulling ------------------------------------------------------------------------------------------

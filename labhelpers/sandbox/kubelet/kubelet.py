@@ -86,6 +86,7 @@ class Kubelet:
         self._running = True
         self.node.register()
         self.node.start()
+        self.image_service.on_change = self._images_changed
         self.registry.on_event(self._on_store_event)
         self.registry.pod_graceful_hook = self._graceful_hook
         for pod in self.registry.list(POD):
@@ -108,6 +109,17 @@ class Kubelet:
         for t in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
+
+    def _images_changed(self) -> None:
+        """A pull changed the node's images: post the node status soon (as the next 10 s update would)."""
+        if self._loop is not None and self._running:
+            self._loop.call_soon_threadsafe(self._sync_node)
+
+    def _sync_node(self) -> None:
+        try:
+            self.node.sync()
+        except Exception:
+            log.exception("node status update failed")
 
     # --- dispatch ---
 

@@ -152,8 +152,6 @@ def has_variables(value: Any) -> bool:
 
 def images_of(resource: Mapping[str, Any] | None) -> dict[str, Any]:
     """``images`` in the context: per container list, name -> registry/path/name/tag/digest/reference."""
-    from ...registries.catalog import HOSTS  # noqa: F401  (keeps the registries package importable early)
-
     spec = (resource or {}).get("spec") or {}
     kind = (resource or {}).get("kind")
     if kind == "CronJob":
