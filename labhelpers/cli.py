@@ -150,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     rl.add_argument("--dir", default=None)
     rl.set_defaults(func=cmd_registry_list)
 
+    from .trust.cli import add_cli as add_sign_cli
+
+    add_sign_cli(sub)
+
     tools = sub.add_parser("tools", help="install the lab's command-line tools")
     ts = tools.add_subparsers(dest="action", required=True)
     ik = ts.add_parser("install-kubectl", help="install a pinned kubectl next to this Python")

@@ -35,8 +35,16 @@ class SandboxError(RuntimeError):
 
 
 def default_dir() -> Path:
+    """$LABHELPERS_SANDBOX_DIR, else the sandbox whose kubeconfig $KUBECONFIG names, else the default."""
     env = os.environ.get("LABHELPERS_SANDBOX_DIR")
-    return Path(env) if env else DEFAULT_DIR
+    if env:
+        return Path(env)
+    kubeconfig = os.environ.get("KUBECONFIG", "")
+    if kubeconfig and os.pathsep not in kubeconfig:
+        parent = Path(kubeconfig).expanduser().parent
+        if (parent / "token").exists() and (parent / "config.json").exists():
+            return parent
+    return DEFAULT_DIR
 
 
 def _free_port() -> int:

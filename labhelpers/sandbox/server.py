@@ -65,6 +65,10 @@ async def serve(state: Path, port: int, clock_speed: float) -> None:
         ecr_runner, ecr_url = await _start_ecr(node, clock, state)
         cleanups.append(ecr_runner.cleanup)
         services["aws"] = _aws_settings(ecr_url, state)
+        from ..trust.cosign import presign
+
+        # The lab's cosign key pair; signed-app and trusted-app are signed with it, unsigned-app is not.
+        services["cosign"] = await asyncio.to_thread(presign, node.fleet, state / "lab-keys")
     except Exception as e:  # e.g. no docker-registry binary: the API server still serves the lessons it can
         log.warning("lab node (registries, kubelet) not started: %s", e)
         services["node_error"] = str(e)

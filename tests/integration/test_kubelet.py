@@ -474,3 +474,32 @@ def test_info(fleet: RegistryFleet, tmp_path: Path) -> None:
                 {"name": "a", "image": "nginx"}]}})
 
     run(fleet, tmp_path, scenario)
+
+
+def test_init_containers_host_network_and_image_change(fleet: RegistryFleet, tmp_path: Path) -> None:
+    async def scenario(c: Cluster) -> None:
+        c.registry.create(POD, NS, {"metadata": {"name": "init"}, "spec": {
+            "initContainers": [{"name": "setup", "image": "busybox"}],
+            "containers": [{"name": "app", "image": "nginx"}]}})
+        c.pod("hostnet", "nginx", hostNetwork=True)
+        pod = await c.wait_phase("init", "Running")
+        init = pod["status"]["initContainerStatuses"][0]
+        assert init["state"]["terminated"]["reason"] == "Completed" and init["ready"] is True
+        setup_events = [e["reason"] for e in c.events("init")
+                        if e["involvedObject"].get("fieldPath") == "spec.initContainers{setup}"]
+        assert setup_events == ["Pulling", "Pulled", "Created", "Started"]
+        assert (await c.wait_phase("hostnet", "Running"))["status"]["podIP"] == "127.0.0.1"
+
+        # kubectl set image on a bare pod: the container is restarted with the new image
+        pod = c.get("init")
+        first_id = pod["status"]["containerStatuses"][0]["containerID"]
+        pod["spec"]["containers"][0]["image"] = "docker.io/library/alpine:latest"
+        c.registry.update(POD, NS, "init", pod)
+        await c.wait("restart", lambda: (s := c.get("init")["status"]["containerStatuses"][0])["restartCount"] == 1
+                     and "running" in s["state"])
+        st = c.get("init")["status"]["containerStatuses"][0]
+        assert st["image"] == "docker.io/library/alpine:latest" and st["containerID"] != first_id
+        assert st["lastState"]["terminated"]["containerID"] == first_id
+        assert ("Normal", "Killing", "Container app definition changed, will be restarted") in c.event_list("init")
+
+    run(fleet, tmp_path, scenario)

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -193,10 +197,7 @@ def test_seed_exercise_14_heredoc_breaks_the_yaml(pair: tuple[bytes, bytes]) -> 
 # --------------------------------------------------------------------------- labctl sign generate-key-pair
 
 
-def _generate(tmp_path, stdin: str, env_password: str | None = None):  # noqa: ANN001, ANN202
-    import os
-    import subprocess
-    import sys
+def _generate(tmp_path: Path, stdin: str, env_password: str | None = None) -> subprocess.CompletedProcess[str]:
 
     env = {k: v for k, v in os.environ.items() if k != "COSIGN_PASSWORD"}
     if env_password is not None:
@@ -205,7 +206,7 @@ def _generate(tmp_path, stdin: str, env_password: str | None = None):  # noqa: A
                           cwd=tmp_path, env=env, input=stdin, capture_output=True, text=True, timeout=60)
 
 
-def test_cli_piped_password_keeps_its_newline(tmp_path) -> None:  # noqa: ANN001
+def test_cli_piped_password_keeps_its_newline(tmp_path: Path) -> None:
     """cosign reads a piped password with io.ReadAll: ``echo pw | cosign generate-key-pair`` uses "pw\\n"."""
     r = _generate(tmp_path, "pw\n")
     assert r.returncode == 0, r.stderr
@@ -216,7 +217,7 @@ def test_cli_piped_password_keeps_its_newline(tmp_path) -> None:  # noqa: ANN001
     assert (tmp_path / "cosign.key").stat().st_mode & 0o777 == 0o600
 
 
-def test_cli_refuses_to_overwrite_without_yes(tmp_path) -> None:  # noqa: ANN001
+def test_cli_refuses_to_overwrite_without_yes(tmp_path: Path) -> None:
     (tmp_path / "cosign.key").write_text("old")
     r = _generate(tmp_path, "n\n", env_password="pw")
     assert r.returncode == 1

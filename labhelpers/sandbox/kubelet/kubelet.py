@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..apiserver import discovery
 from ..apiserver.errors import ApiError
 from ..apiserver.objects import Registry
 from ..apiserver.store import WatchEvent, rt_key
@@ -22,9 +23,10 @@ from ..clock import SandboxClock
 from ..controllers.events import EventRecorder
 from ..registries import RegistryFleet
 from . import scheduler
+from .backoff import IMAGE_BACKOFF_INITIAL, IMAGE_BACKOFF_MAX
 from .image_manager import ImageManager
 from .images import ImageService
-from .node import HOST_IP, NODE, NODE_NAME, POD_CIDR, NodeStatusReporter
+from .node import CONTAINER_RUNTIME_VERSION, HOST_IP, NODE, NODE_NAME, POD_CIDR, NodeStatusReporter
 from .pods import POD, WORKER_BACKOFF_JITTER, PodIPs, PodWorker, WorkerContext, runtime_from_status
 
 __all__ = ["COMPONENT", "Kubelet"]
@@ -201,6 +203,8 @@ class Kubelet:
     # --- introspection ---
 
     def info(self) -> dict[str, Any]:
+        """Facts that stay true while the node runs (the sandbox writes them to services.json once)."""
         return {"name": self.node_name, "internalIP": HOST_IP, "podCIDR": POD_CIDR,
-                "pods": len(self.workers), "images": [r.repo_tags or r.repo_digests for r in
-                                                      self.image_service.list_images()]}
+                "kubeletVersion": discovery.VERSION["gitVersion"], "containerRuntimeVersion": CONTAINER_RUNTIME_VERSION,
+                "imageBackOff": {"initialSeconds": IMAGE_BACKOFF_INITIAL, "maxSeconds": IMAGE_BACKOFF_MAX},
+                "clockSpeed": self.clock.speed}

@@ -319,7 +319,8 @@ class PodWorker:
         self._finish_jobs(now, out)
         if not rt.sandbox_ready:
             rt.sandbox_ready = True
-            rt.pod_ip = self.ctx.ips.allocate(self.uid)
+            # host-network pods share the node's address; the others get one from the pod CIDR
+            rt.pod_ip = self.ctx.host_ip if spec.get("hostNetwork") else self.ctx.ips.allocate(self.uid)
             out.changed = True
         for kind in ("initContainers", "containers"):
             for c in spec.get(kind) or []:

@@ -509,6 +509,12 @@ class Parser:
             if self.la().kind == "{":
                 return self.struct(ident, name)
             return ast.Ident(tok.pos if not leading else ident.pos, name)
+        if kind == ".":
+            self.consume()
+            nxt = self.la()
+            text = "." + ("" if nxt.kind == EOF else nxt.text)
+            self.syntax(nxt, f"no viable alternative at input '{_escape_display(text)}'")
+            raise _Abort
         if kind == "(":
             self.consume()
             with self.nested({")"}):
@@ -573,6 +579,15 @@ class Parser:
     def struct(self, ident: Token, name: str) -> ast.Expr:
         open_ = self.consume()
         fields: list[tuple[str, ast.Expr]] = []
+        allowed = frozenset({"}", ",", "IDENTIFIER"})
+        tok = self.la()
+        if tok.kind not in allowed:
+            if tok.kind != EOF and self.la(2).kind in allowed:
+                self.syntax(tok, f"extraneous input {_display(tok)} expecting {_expecting(allowed)}")
+                self.consume()
+            else:
+                self.syntax(tok, f"mismatched input {_display(tok)} expecting {_expecting(allowed)}")
+                raise _Abort
         with self.nested({"}", ","}):
             while self.la().kind == "IDENTIFIER":
                 fname = self.consume()
