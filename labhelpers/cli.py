@@ -154,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sign_cli(sub)
 
+    from .sandbox.admission.kyverno.cli import add_cli as add_policy_cli
+
+    add_policy_cli(sub)
+
     tools = sub.add_parser("tools", help="install the lab's command-line tools")
     ts = tools.add_subparsers(dest="action", required=True)
     ik = ts.add_parser("install-kubectl", help="install a pinned kubectl next to this Python")

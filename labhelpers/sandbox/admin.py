@@ -78,37 +78,6 @@ def _validate(body: Any) -> tuple[str, str, str]:
     return host, str(user), str(body["password"])
 
 
-def _start_host(fleet: RegistryFleet, spec: HostSpec) -> None:
-    """Start a registry for a new host on a running fleet.
-
-    Uses ``RegistryFleet.add_host`` when the fleet has it; otherwise the fleet's internal helpers (the
-    htpasswd file is written before the process starts, so Distribution never provisions its default user).
-    """
-    add_host = getattr(fleet, "add_host", None)
-    if callable(add_host):
-        add_host(spec)
-        return
-    from .registries.auth import TokenSigner
-    from .registries.distribution import RegistryStartError, registry_binary
-
-    binary = fleet.binary or registry_binary()
-    if binary is None or fleet.state_dir is None:
-        raise RegistryStartError("docker-registry is not installed (apt-get install docker-registry)")
-    signer = TokenSigner.load_or_create(fleet.state_dir / "token-auth")
-    fleet._add_host(spec, signer, binary)
-    h = fleet._hosts[spec.host]
-    try:
-        fleet.sync_credentials()
-        h.process.start()
-    except BaseException:
-        h.process.stop()
-        fleet._hosts.pop(spec.host, None)
-        for n in spec.names:
-            fleet._names.pop(n.lower(), None)
-        raise
-    fleet.specs = (*fleet.specs, spec)
-
-
 def add_login(fleet: RegistryFleet, host: str, username: str, password: str) -> bool:
     """Make ``username:password`` valid on ``host`` (replacing that user's permanent password); start a new
     registry when the host is unknown. Returns whether a registry was started. Blocking (bcrypt, spawn)."""
@@ -116,8 +85,8 @@ def add_login(fleet: RegistryFleet, host: str, username: str, password: str) -> 
         existing = [a for a in fleet.users(host).accounts() if a.username == username and a.expires_at is None]
     except UnknownHostError:
         account = Account(username, password, note=ADDED_NOTE)
-        _start_host(fleet, HostSpec(host=host, auth="htpasswd", basic_realm=host.split(":")[0],
-                                    accounts=(account,), description="A registry added by the instructor"))
+        fleet.add_host(HostSpec(host=host, auth="htpasswd", basic_realm=host.split(":")[0], accounts=(account,),
+                                description="A registry added by the instructor"))
         return True
     if any(a.password == password for a in existing):
         return False

@@ -72,6 +72,15 @@ async def serve(state: Path, port: int, clock_speed: float) -> None:
     except Exception as e:  # e.g. no docker-registry binary: the API server still serves the lessons it can
         log.warning("lab node (registries, kubelet) not started: %s", e)
         services["node_error"] = str(e)
+    try:
+        from ..trust.dct import NotaryService
+
+        notary = await asyncio.to_thread(NotaryService().start, state / "notary")
+        cleanups.append(lambda: asyncio.to_thread(notary.stop))
+        services["notary"] = notary.info()
+    except Exception as e:  # no notary package: only the content-trust lesson is affected
+        log.warning("Notary server not started: %s", e)
+        services["notary_error"] = str(e)
     write_services()
 
     info = {"pid": os.getpid(), "port": port, "api_url": f"https://127.0.0.1:{port}",

@@ -304,7 +304,7 @@ def test_credentials_expire_on_the_sandbox_clock(fleet: RegistryFleet, clock: Sa
         fleet.sync_credentials()
         with fleet.client(ECR_HOST, "AWS", aws) as c, pytest.raises(AuthorizationError) as e:
             c.get_manifest("my-app", "v1.0")
-        assert e.value.status == 401
+        assert e.value.status == 403 and e.value.code == "DENIED"  # ECR: the token has expired
         with fleet.client("gcr.io", "oauth2accesstoken", gcp) as c, pytest.raises(TokenFetchError) as e2:
             c.get_manifest("yourproject/app", "v1.0")
         assert "expired" in e2.value.message
@@ -314,6 +314,77 @@ def test_credentials_expire_on_the_sandbox_clock(fleet: RegistryFleet, clock: Sa
     finally:
         clock.offset = 0.0
         fleet.sync_credentials()
+
+
+def test_ecr_tokens_push_and_pull_through_the_gateway(fleet: RegistryFleet) -> None:
+    """Blob uploads (POST, Location, PUT), HEAD and tag lists pass the gateway intact; tokens stay independent."""
+    first, second = fleet.ecr_login_password(), fleet.ecr_login_password()
+    img = oci.build_image("gateway-push")
+    with fleet.client(ECR_HOST, "AWS", first) as c:
+        digest = c.push_image("lab/pushed", "v1", img)
+    with fleet.client(ECR_HOST, "AWS", second) as c:
+        d = c.head_manifest("lab/pushed", "v1")
+        assert (d.digest, d.size) == (digest, len(img.manifest))
+        assert c.list_tags("lab/pushed") == ["v1"]
+        pulled = c.pull("lab/pushed", "v1")
+    assert pulled.digest == digest and pulled.layers == tuple(b.data for b in img.layers)
+    seen = list(fleet.gateway(ECR_HOST).requests)
+    assert seen[-1]["username"] == "AWS"
+    # the upload URL Distribution hands out (Location) leads back through the gateway
+    assert any(r["method"] == "PUT" and r["path"].startswith("/v2/lab/pushed/blobs/uploads/") and r["status"] == 201
+               for r in seen)
+    assert fleet.gateway("myregistry.com") is None
+    entry = next(e for e in fleet.info() if e["host"] == ECR_HOST)
+    assert (entry["auth"], entry["service"]) == ("basic", "ecr.amazonaws.com")
+    assert entry["url"] == fleet.resolve(ECR_HOST) == fleet.registry(ECR_HOST).url
+    assert fleet.public_url(entry["url"] + "/v2/") == f"https://{ECR_HOST}/v2/"
+    assert fleet.host_of(entry["url"]) == ECR_HOST
+
+
+def test_killed_gateway_registry_refuses_connections_then_restarts(fleet: RegistryFleet) -> None:
+    registry = fleet.registry(ECR_HOST)
+    port = registry.port
+    password = fleet.ecr_login_password()
+    registry.kill()
+    try:
+        assert not registry.running
+        with fleet.client(ECR_HOST, "AWS", password) as c, pytest.raises(RegistryUnreachableError) as e:
+            c.get_manifest("my-app", "v1.0")
+        assert e.value.describe() == f"dial tcp 127.0.0.1:{port}: connect: connection refused"
+    finally:
+        registry.start()
+    assert registry.port == port and registry.running
+    with fleet.client(ECR_HOST, "AWS", password) as c:
+        c.get_manifest("my-app", "v1.0")
+
+
+def test_add_host_while_running(fleet: RegistryFleet) -> None:
+    from labhelpers.sandbox.registries.auth import Account
+    from labhelpers.sandbox.registries.catalog import HostSpec, ImageSpec
+
+    spec = HostSpec(host="late.example:5000", auth="htpasswd", basic_realm="late.example", aliases=("late-alias.example",),
+                    accounts=(Account("late", "late-pass"),), images=(ImageSpec("team/late", "v1"),))
+    fleet.add_host(spec)
+    assert fleet.resolve("late-alias.example") == fleet.resolve("late.example:5000")
+    assert "late.example:5000" in fleet.hosts
+    with fleet.client("late.example:5000", "late", "late-pass") as c:
+        assert c.pull("team/late", "v1").digest == fleet.image("late.example:5000", "team/late", "v1").digest
+    with fleet.client("late.example:5000") as c, pytest.raises(AuthorizationError) as e:
+        c.ping()
+    assert e.value.challenge == Challenge("Basic", {"realm": "late.example"})
+    with pytest.raises(ValueError, match="registry host late-alias.example already exists"):
+        fleet.add_host(HostSpec(host="other.example", auth="htpasswd", aliases=("LATE-ALIAS.example",)))
+    with pytest.raises(ValueError, match="already exists"):
+        fleet.add_host(MYREGISTRY)
+    fleet.add_host(HostSpec(host="late-ecr.example", auth="basic", basic_realm="https://late-ecr.example/",
+                            service="ecr.amazonaws.com", accounts=(Account("AWS", "one"), Account("AWS", "two"))))
+    for password in ("one", "two"):
+        assert fleet.client("late-ecr.example", "AWS", password).ping() == 200
+
+
+def test_add_host_needs_a_started_fleet() -> None:
+    with pytest.raises(RuntimeError, match="not started"):
+        RegistryFleet((MYREGISTRY,)).add_host(DOCKER_HUB)
 
 
 def test_killed_registry_refuses_connections_then_restarts(fleet: RegistryFleet) -> None:

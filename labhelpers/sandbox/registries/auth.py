@@ -10,6 +10,9 @@ Distribution 2.8 (the Debian ``docker-registry``) supports two real schemes and 
   granted actions from the ``access`` claim (docs: distribution ``docs/spec/auth/jwt.md``,
   ``registry/auth/token/token.go``).
 
+htpasswd keeps one password per user name, which ECR's many live ``AWS`` tokens do not fit: that host is
+guarded by the fleet's own Basic-auth gateway instead (:mod:`.gateway`), reading the :class:`UserTable` live.
+
 Credential *expiry* (ECR's 12 h tokens, short-lived OAuth tokens) is measured on the sandbox clock, which may
 run faster than real time; JWT ``exp``/``nbf`` stay on the wall clock because the registry checks them there.
 """
@@ -154,7 +157,8 @@ class Account:
 
 
 class AuthenticationFailed(Exception):
-    """Credentials were presented and rejected; ``reason`` is ``unknown-user``, ``bad-password`` or ``expired``."""
+    """Credentials were rejected; ``reason`` is ``unknown-user``, ``bad-password``, ``expired`` or (no usable
+    Basic credentials at all) ``missing``."""
 
     def __init__(self, reason: str, username: str) -> None:
         super().__init__(f"{reason}: {username}")

@@ -6,7 +6,12 @@ Exercises 8-10 (ECR ``AWS`` + token, GCR/GAR ``_json_key``, ACR admin and servic
 here is a deliberately fake lab value.
 
 Auth schemes mirror the real services: Docker Hub, GHCR, GCR/GAR and ACR answer with ``Bearer`` challenges
-and a token endpoint; ECR and plain private registries answer ``Basic``.
+and a token endpoint; ECR and plain private registries answer ``Basic``. ``auth`` says who checks:
+
+* ``token``: Distribution checks JWTs from the fleet's token server (which checks the accounts);
+* ``htpasswd``: Distribution's own htpasswd file, one password per user name, refusals as Distribution words them;
+* ``basic``: the fleet's Basic-auth gateway in front of an auth-less Distribution, reading the accounts live,
+  so one user may hold several passwords that expire independently (ECR's tokens), refusals worded as ECR's.
 """
 
 from __future__ import annotations
@@ -49,12 +54,12 @@ class TemporaryLogin:
 @dataclass(frozen=True)
 class HostSpec:
     host: str
-    auth: Literal["htpasswd", "token"]
+    auth: Literal["htpasswd", "token", "basic"]
     accounts: tuple[Account, ...] = ()
     images: tuple[ImageSpec, ...] = ()
     aliases: tuple[str, ...] = ()
     api_host: str = ""  # the host a runtime really dials (docker.io -> registry-1.docker.io)
-    service: str = ""  # token audience, the challenge's service=
+    service: str = ""  # the challenge's service= (for token hosts also the JWT audience)
     token_origin: str = ""  # public origin of the real token endpoint
     token_path: str = "/token"
     basic_realm: str = ""
@@ -145,7 +150,11 @@ GHCR = HostSpec(
     token_origin="https://ghcr.io",
     anonymous="forbidden",
     accounts=(Account("user2", "token2", (Grant("youruser/*", PULL_PUSH),), note="Exercise 7 (a GitHub PAT)"),),
-    images=(ImageSpec("youruser/app2", "v1.0"),),
+    images=(
+        ImageSpec("youruser/app2", "v1.0"),
+        # The Kyverno admission controller the lab installs in Exercise 12 (kyverno/plugin.py KYVERNO_IMAGE).
+        ImageSpec("kyverno/kyverno", "v1.15.2", public=True),
+    ),
     description="GitHub Container Registry: anonymous token requests for private packages get 403",
 )
 
@@ -172,12 +181,13 @@ LAB_LOCAL = HostSpec(
 
 ECR = HostSpec(
     host=ECR_HOST,
-    auth="htpasswd",
+    auth="basic",
     basic_realm=f"https://{ECR_HOST}/",
+    service="ecr.amazonaws.com",
     temporary=(TemporaryLogin("AWS", 12 * HOUR, "ecr", (Grant("*", ALL_ACTIONS),),
                               note="aws ecr get-login-password: valid 12 h"),),
     images=(ImageSpec("my-app", "v1.0"), ImageSpec("lab/backend", "v1.0")),
-    description="Amazon ECR: Basic auth with user AWS and a 12-hour token",
+    description="Amazon ECR: Basic auth with user AWS and 12-hour tokens (every unexpired token works)",
 )
 
 GCR = HostSpec(

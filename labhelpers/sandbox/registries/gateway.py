@@ -43,7 +43,8 @@ TOKEN_EXPIRED = "Your authorization token has expired. Reauthenticate and try ag
 # RFC 9110 §7.6.1 connection-specific fields, never forwarded by a proxy.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
                         "te", "trailer", "transfer-encoding", "upgrade"})
-_NOT_FORWARDED = HOP_BY_HOP | {"authorization"}
+# The gateway answers ``Expect: 100-continue`` itself; the credentials stay with it.
+_NOT_FORWARDED = HOP_BY_HOP | {"authorization", "expect"}
 _CHUNK = 1 << 16
 
 
@@ -146,14 +147,14 @@ class BasicAuthGateway:
         """Listen on ``host:port`` (default: the previous port, or any free one) and return the URL."""
         if self._runner is not None:
             return self.url
-        app = web.Application(client_max_size=0)
+        app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self.handle)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((host, self.port or 0 if port is None else port))
+            sock.bind((host, (self.port or 0) if port is None else port))
         except OSError:
             sock.close()
             await runner.cleanup()

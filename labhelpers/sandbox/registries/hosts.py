@@ -1,10 +1,10 @@
 """The running lab registries and the sandbox's "DNS" for them.
 
 :class:`RegistryFleet` starts one real Distribution process per lab host (``docker.io``, ``ghcr.io``, ...,
-each on its own loopback port), an in-process token server for every Bearer-auth host, and seeds each
-registry with the catalog's images. Everything else in the sandbox finds a registry through
-:meth:`RegistryFleet.resolve`, and turns loopback URLs back into the public names with
-:meth:`RegistryFleet.public_url` when it prints messages.
+each on its own loopback port), an in-process token server for every Bearer-auth host, a Basic-auth gateway
+in front of every ``auth="basic"`` host (ECR), and seeds each registry with the catalog's images. Everything
+else in the sandbox finds a registry through :meth:`RegistryFleet.resolve`, and turns loopback URLs back into
+the public names with :meth:`RegistryFleet.public_url` when it prints messages.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import asyncio
 import atexit
 import base64
 import contextlib
+import dataclasses
 import json
 import secrets
 import threading
@@ -47,6 +48,7 @@ from .distribution import (
     registry_binary,
     reserve_ports,
 )
+from .gateway import BasicAuthGateway, GatedRegistry
 
 __all__ = ["HOSTS", "HostSpec", "ImageSpec", "RegistryFleet", "UnknownHostError", "normalize_host"]
 
@@ -75,10 +77,20 @@ def normalize_host(name: str) -> str:
 class _Host:
     spec: HostSpec
     users: UserTable
-    process: RegistryProcess
+    process: RegistryProcess  # the Distribution process itself
     token: TokenServer | None = None
     htpasswd: HtpasswdCache | None = None
     rendered: frozenset[tuple[str, str]] | None = None
+    gated: GatedRegistry | None = None  # process plus its Basic-auth gateway (auth="basic" hosts)
+
+    @property
+    def front(self) -> RegistryProcess | GatedRegistry:
+        """What clients dial: the gateway when there is one, else Distribution itself."""
+        return self.gated or self.process
+
+    @property
+    def gateway(self) -> BasicAuthGateway | None:
+        return self.gated.gateway if self.gated is not None else None
 
     @property
     def htpasswd_path(self) -> Path:
@@ -117,8 +129,11 @@ class RegistryFleet:
         self._names: dict[str, _Host] = {}
         self._images: dict[tuple[str, str, str], oci.OciImage] = {}
         self._sync_lock = threading.Lock()
+        self._add_lock = threading.Lock()
         self._sync_task: asyncio.Task[None] | None = None
         self._seeder_password = ""
+        self._signer: TokenSigner | None = None
+        self._binary: str | None = None
         self.clock: Clock = time.time
         self.state_dir: Path | None = None
         self.timings: dict[str, float] = {}
@@ -137,7 +152,8 @@ class RegistryFleet:
         return bool(self._hosts)
 
     def start(self, state_dir: str | Path, clock: Clock = time.time) -> RegistryFleet:
-        """Start token servers and registries, seed missing images; idempotent on a warm ``state_dir``."""
+        """Start token servers, gateways and registries, seed missing images; idempotent on a warm
+        ``state_dir``."""
         if self._hosts:
             raise RuntimeError("registry fleet already started")
         binary = self.binary or registry_binary()
@@ -147,22 +163,23 @@ class RegistryFleet:
         self.clock = clock
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        signer = TokenSigner.load_or_create(self.state_dir / "token-auth")
+        self._signer = TokenSigner.load_or_create(self.state_dir / "token-auth")
+        self._binary = binary
         self._seeder_password = secrets.token_urlsafe(24)
         try:
             for spec in self.specs:
-                self._add_host(spec, signer, binary)
-            self.loop.run(self._start_token_servers())
+                self._register(self._build_host(spec))
+            hosts = list(self._hosts.values())
+            self.loop.run(self._start_servers(hosts))
             t1 = time.perf_counter()
             self.sync_credentials()
-            ports = reserve_ports(len(self._hosts))
-            for h, port in zip(self._hosts.values(), ports, strict=True):
+            for h, port in zip(hosts, reserve_ports(len(hosts)), strict=True):
                 h.process.port = port
                 h.process.spawn()
-            for h in self._hosts.values():
+            for h in hosts:
                 h.process.finish_start()
             t2 = time.perf_counter()
-            self.seeded = self.loop.run(self._seed(), timeout=120)
+            self.seeded = self.loop.run(self._seed(hosts), timeout=120)
             t3 = time.perf_counter()
             self._sync_task = self.loop.run(self._start_sync_task())
         except BaseException:
@@ -173,34 +190,84 @@ class RegistryFleet:
         atexit.register(self.stop)
         return self
 
-    def _add_host(self, spec: HostSpec, signer: TokenSigner, binary: str) -> None:
-        assert self.state_dir is not None
+    def add_host(self, spec: HostSpec) -> None:
+        """Start one more registry host on the running fleet: its process, token server or gateway, accounts
+        and images, then make its names resolve (instructor-added registries, ``labctl sandbox registry add``).
+
+        Blocking (process start, seeding): call it from a worker thread, never from an event loop. Raises
+        ``ValueError`` when one of its names is already served and :class:`RegistryStartError` when the
+        registry does not come up (nothing of the host is left running then).
+        """
+        with self._add_lock:
+            if not self._hosts:
+                raise RuntimeError("registry fleet is not started")
+            taken = [n.lower() for n in spec.names if n.lower() in self._names]
+            if taken:
+                raise ValueError(f"registry host {taken[0]} already exists")
+            h = self._build_host(spec)
+            try:
+                self.loop.run(self._start_servers([h]))
+                with self._sync_lock:
+                    self._render_htpasswd(h)  # before the process starts: it would invent a user otherwise
+                h.process.start()
+                self.loop.run(self._seed([h]), timeout=120)
+            except BaseException:
+                h.process.stop()
+                if self.loop.alive:
+                    with contextlib.suppress(Exception):
+                        self.loop.run(self._stop_servers([h]), timeout=10)
+                raise
+            self._register(h)
+            self.specs = (*self.specs, spec)
+
+    def _build_host(self, spec: HostSpec) -> _Host:
+        """Users, auth config and (not yet started) process for ``spec``."""
+        assert self.state_dir is not None and self._signer is not None
         users = UserTable(spec.accounts, self.clock)
         users.add(Account(SEEDER, self._seeder_password, FULL_ACCESS, hidden=True, note="fleet seeding"))
         for tmp in spec.temporary:
             users.add(self._mint(tmp))
         hdir = self.state_dir / "registries" / _dirname(spec.host)
         token: TokenServer | None = None
-        auth: HtpasswdAuth | TokenAuth
+        auth: HtpasswdAuth | TokenAuth | None = None
         if spec.auth == "token":
             realm = TokenRealm(spec.service, users, spec.public_repositories, spec.anonymous, TOKEN_ISSUER)
-            token = TokenServer(realm, signer, path=spec.token_path)
-            auth = TokenAuth("", spec.service, TOKEN_ISSUER, signer.ca_bundle or Path())  # realm set later
-        else:
+            token = TokenServer(realm, self._signer, path=spec.token_path)
+            auth = TokenAuth("", spec.service, TOKEN_ISSUER, self._signer.ca_bundle or Path())  # realm set later
+        elif spec.auth == "htpasswd":
             auth = HtpasswdAuth(spec.basic_realm or spec.host, hdir / "htpasswd")
-        process = RegistryProcess(spec.host, hdir, auth, binary=binary)
-        h = _Host(spec, users, process, token, HtpasswdCache() if spec.auth == "htpasswd" else None)
-        self._hosts[spec.host] = h
-        for name in spec.names:
+        process = RegistryProcess(spec.host, hdir, auth, binary=self._binary)
+        gated: GatedRegistry | None = None
+        if spec.auth == "basic":  # Distribution without auth, reachable only through the gateway
+            gateway = BasicAuthGateway(users, lambda: process.url, realm=spec.basic_realm or spec.host,
+                                       service=spec.service)
+            gated = GatedRegistry(process, gateway, self.loop)
+        htpasswd = HtpasswdCache() if spec.auth == "htpasswd" else None
+        return _Host(spec, users, process, token, htpasswd, gated=gated)
+
+    def _register(self, h: _Host) -> None:
+        self._hosts[h.spec.host] = h
+        for name in h.spec.names:
             self._names[name.lower()] = h
 
-    async def _start_token_servers(self) -> None:
-        for h in self._hosts.values():
+    @staticmethod
+    async def _start_servers(hosts: Iterable[_Host]) -> None:
+        """Token servers (their URL goes into the registry config) and gateways of ``hosts``."""
+        for h in hosts:
             if h.token is not None:
                 url = await h.token.start()
                 assert isinstance(h.process.auth, TokenAuth)
-                h.process.auth = TokenAuth(url, h.process.auth.service, h.process.auth.issuer,
-                                           h.process.auth.rootcertbundle)
+                h.process.auth = dataclasses.replace(h.process.auth, realm=url)
+            if h.gateway is not None:
+                await h.gateway.start()
+
+    @staticmethod
+    async def _stop_servers(hosts: Iterable[_Host]) -> None:
+        for h in hosts:
+            if h.token is not None:
+                await h.token.stop()
+            if h.gateway is not None:
+                await h.gateway.stop()
 
     async def _start_sync_task(self) -> asyncio.Task[None]:
         async def sync_forever() -> None:
@@ -214,7 +281,7 @@ class RegistryFleet:
         return asyncio.get_running_loop().create_task(sync_forever())
 
     def stop(self) -> None:
-        """Stop every registry process and token server; safe to call twice."""
+        """Stop every registry process, token server and gateway; safe to call twice."""
         with contextlib.suppress(Exception):
             atexit.unregister(self.stop)
         if self._sync_task is not None:
@@ -227,15 +294,9 @@ class RegistryFleet:
             h.process.stop()
         if self._loop is not None and self._loop.alive:
             with contextlib.suppress(Exception):
-                self.loop.run(self._stop_token_servers(hosts), timeout=10)
+                self.loop.run(self._stop_servers(hosts), timeout=10)
         self._hosts.clear()
         self._names.clear()
-
-    @staticmethod
-    async def _stop_token_servers(hosts: Iterable[_Host]) -> None:
-        for h in hosts:
-            if h.token is not None:
-                await h.token.stop()
 
     def __enter__(self) -> RegistryFleet:
         return self
@@ -247,36 +308,39 @@ class RegistryFleet:
 
     def image(self, host: str, repository: str, tag: str) -> oci.OciImage:
         """The deterministic image the fleet serves (or would serve) at ``host/repository:tag``."""
-        spec = self._spec(host)
-        key = (spec.host, repository, tag)
+        return self._image(self._spec(host).host, repository, tag)
+
+    def _image(self, canonical_host: str, repository: str, tag: str) -> oci.OciImage:
+        key = (canonical_host, repository, tag)
         if key not in self._images:
-            self._images[key] = oci.build_image(f"{spec.host}/{repository}:{tag}")
+            self._images[key] = oci.build_image(f"{canonical_host}/{repository}:{tag}")
         return self._images[key]
 
     def _tag_link(self, h: _Host, img: ImageSpec) -> Path:
         return (h.process.data_dir / "docker/registry/v2/repositories" / img.repository / "_manifests/tags"
                 / img.tag / "current/link")
 
-    async def _seed(self) -> list[str]:
+    async def _seed(self, hosts: Iterable[_Host]) -> list[str]:
         """Push the catalog images that the storage does not already hold at the expected digest.
 
-        The check reads the filesystem driver's tag link, so a warm start costs no HTTP or bcrypt.
+        The check reads the filesystem driver's tag link, so a warm start costs no HTTP or bcrypt. Pushes go
+        through the host's front door (gateway or Distribution's own auth) as the hidden seeding account.
         """
         async def seed_host(h: _Host) -> list[str]:
             todo = []
             for img in h.spec.images:
-                want = self.image(h.spec.host, img.repository, img.tag).digest
+                want = self._image(h.spec.host, img.repository, img.tag).digest
                 link = self._tag_link(h, img)
                 if not (link.is_file() and link.read_text().strip() == want):
                     todo.append(img)
             if not todo:
                 return []
-            async with RegistryClient(h.process.url, Credentials(SEEDER, self._seeder_password)) as c:
+            async with RegistryClient(h.front.url, Credentials(SEEDER, self._seeder_password)) as c:
                 for img in todo:
-                    await c.push_image(img.repository, img.tag, self.image(h.spec.host, img.repository, img.tag))
+                    await c.push_image(img.repository, img.tag, self._image(h.spec.host, img.repository, img.tag))
             return [img.reference(h.spec.host) for img in todo]
 
-        results = await asyncio.gather(*(seed_host(h) for h in self._hosts.values()))
+        results = await asyncio.gather(*(seed_host(h) for h in hosts))
         return [ref for refs in results for ref in refs]
 
     # ------------------------------------------------------------------------------------ users
@@ -323,18 +387,25 @@ class RegistryFleet:
         return self.issue_login(host or ECR_HOST, "AWS").password
 
     def sync_credentials(self) -> None:
-        """Rewrite htpasswd files whose set of unexpired users changed (Distribution re-reads on change)."""
+        """Rewrite htpasswd files whose set of unexpired users changed (Distribution re-reads on change).
+
+        Token servers and gateways read the user table live and need no sync.
+        """
         with self._sync_lock:
             for h in list(self._hosts.values()):
-                if h.htpasswd is None:
-                    continue
-                valid = h.users.valid()
-                key = frozenset((a.username, a.password) for a in valid)
-                if key == h.rendered:
-                    continue
-                h.process.state_dir.mkdir(parents=True, exist_ok=True)
-                write_htpasswd(h.htpasswd_path, [h.htpasswd.line(a.username, a.password) for a in valid])
-                h.rendered = key
+                self._render_htpasswd(h)
+
+    @staticmethod
+    def _render_htpasswd(h: _Host) -> None:
+        if h.htpasswd is None:
+            return
+        valid = h.users.valid()
+        key = frozenset((a.username, a.password) for a in valid)
+        if key == h.rendered:
+            return
+        h.process.state_dir.mkdir(parents=True, exist_ok=True)
+        write_htpasswd(h.htpasswd_path, [h.htpasswd.line(a.username, a.password) for a in valid])
+        h.rendered = key
 
     # ------------------------------------------------------------------------------------ lookups
 
@@ -365,7 +436,7 @@ class RegistryFleet:
             raise RuntimeError("registry fleet is not started")
         name = normalize_host(host)
         if name in self._names:
-            return self._names[name].process.url
+            return self._names[name].front.url
         for h in self._hosts.values():
             if h.token is not None and urlsplit(h.spec.token_origin).netloc == name:
                 return f"http://127.0.0.1:{h.token.port}"
@@ -375,7 +446,7 @@ class RegistryFleet:
         """Canonical lab host (``docker.io``) for an alias or a loopback URL of one of our registries."""
         name = normalize_host(url_or_host)
         for h in self._hosts.values():
-            if name in (n.lower() for n in h.spec.names) or name == f"127.0.0.1:{h.process.port}":
+            if name in (n.lower() for n in h.spec.names) or name == f"127.0.0.1:{h.front.port}":
                 return h.spec.host
         raise UnknownHostError(name)
 
@@ -383,15 +454,23 @@ class RegistryFleet:
         """Rewrite a loopback URL into the public one a real node would have used (for messages)."""
         parts = urlsplit(url)
         for h in self._hosts.values():
-            if parts.netloc == f"127.0.0.1:{h.process.port}":
+            if parts.netloc == f"127.0.0.1:{h.front.port}":
                 return url.replace(f"{parts.scheme}://{parts.netloc}", f"https://{h.spec.endpoint_host}", 1)
             if h.token is not None and parts.netloc == f"127.0.0.1:{h.token.port}":
                 return url.replace(f"{parts.scheme}://{parts.netloc}", h.spec.token_origin, 1)
         return url
 
-    def registry(self, host: str) -> RegistryProcess:
-        """The process behind ``host`` (tests and outage demos call ``.kill()``/``.start()`` on it)."""
-        return self._host(host).process
+    def registry(self, host: str) -> RegistryProcess | GatedRegistry:
+        """The registry behind ``host`` (tests and outage demos call ``.kill()``/``.start()`` on it).
+
+        For a gateway host (ECR) that is the process together with its gateway: ``port``/``url`` are the
+        gateway's and killing it closes both, so clients see a refused connection as with any other host.
+        """
+        return self._host(host).front
+
+    def gateway(self, host: str) -> BasicAuthGateway | None:
+        """The Basic-auth gateway in front of ``host`` (``auth="basic"`` hosts), else None."""
+        return self._host(host).gateway
 
     def token_server(self, host: str) -> TokenServer | None:
         return self._host(host).token
@@ -417,7 +496,7 @@ class RegistryFleet:
             entry: dict[str, Any] = {
                 "host": spec.host,
                 "aliases": list(spec.aliases),
-                "url": h.process.url,
+                "url": h.front.url,
                 "auth": spec.auth,
                 "endpoint": f"https://{spec.endpoint_host}",
                 "description": spec.description,
@@ -435,5 +514,7 @@ class RegistryFleet:
                              anonymous=spec.anonymous)
             else:
                 entry["basic_realm"] = spec.basic_realm or spec.host
+                if spec.service:
+                    entry["service"] = spec.service
             out.append(entry)
         return out

@@ -202,8 +202,11 @@ class NotaryService:
     # ------------------------------------------------------------------------------------ lifecycle
 
     def start(self, state_dir: str | Path, *, timeout: float = 10.0, attempts: int = 3) -> NotaryService:
-        """Generate TLS material and configs under ``state_dir`` and start the processes (warm dirs reuse
-        the CA and the ports recorded there are *not* reused: trust data does not survive a restart)."""
+        """Generate TLS material and configs under ``state_dir`` and start both processes.
+
+        A warm ``state_dir`` keeps its CA; restarting the same object keeps its URL. Trust data does not
+        survive a restart (memory storage), but clients' caches do: the lab can show TOFU at work.
+        """
         if self.running:
             raise RuntimeError("notary service already started")
         bins = notary_binaries()
@@ -215,7 +218,8 @@ class NotaryService:
         self.pki = ensure_pki(self.state_dir / "tls")
         t1 = time.perf_counter()
         for attempt in range(attempts):
-            self.port, self.signer_port = reserve_ports(2)
+            if attempt or self.port is None or self.signer_port is None:
+                self.port, self.signer_port = reserve_ports(2)  # a restart first tries its old ports
             try:
                 self._spawn(bins, timeout)
                 break

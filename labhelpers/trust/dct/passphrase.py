@@ -112,7 +112,8 @@ class PromptSession:
             except StopIteration:
                 raise _EOF from None
         elif isinstance(self.answers, Mapping):
-            for name in (alias, display_alias(alias)):
+            names = (alias, display_alias(alias)) if alias in DOCKER_ALIASES else (alias, "delegation")
+            for name in names:
                 if name in self.answers:
                     line = self.answers[name]
                     break

@@ -134,22 +134,26 @@ class TrustData:
         raw = (meta.get("hashes") or {}).get("sha256", "")
         return TargetEntry(name, base64.b64decode(raw).hex() if raw else "", int(meta.get("length", 0)), role)
 
+    def _first_in(self, name: str, role: str, skip: list[str]) -> TargetEntry | None:
+        found: list[TargetEntry] = []
+
+        def visit(signed: dict[str, Any], valid: DelegationRole) -> bool:
+            meta = (signed.get("targets") or {}).get(name)
+            if meta is not None:
+                found.append(self._entry(name, meta, valid.name))
+                return True
+            return False
+
+        self.walk(name, role, visit, skip=skip)
+        return found[0] if found else None
+
     def get_target(self, name: str, roles: Iterable[str] = (RELEASES, TARGETS)) -> TargetEntry | None:
         """``GetTargetByName``: the first role (in priority order) whose subtree signs ``name``."""
         roles = list(roles)
         for role in roles:
-            found: list[TargetEntry] = []
-
-            def visit(signed: dict[str, Any], valid: DelegationRole) -> bool:
-                meta = (signed.get("targets") or {}).get(name)
-                if meta is not None:
-                    found.append(self._entry(name, meta, valid.name))
-                    return True
-                return False
-
-            self.walk(name, role, visit, skip=[r for r in roles if r != role])
-            if found:
-                return found[0]
+            entry = self._first_in(name, role, [r for r in roles if r != role])
+            if entry is not None:
+                return entry
         return None
 
     def all_targets(self, name: str = "") -> list[TargetEntry]:

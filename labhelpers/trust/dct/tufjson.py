@@ -20,6 +20,7 @@ import hashlib
 import json
 import secrets
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,10 +67,7 @@ def canonical_json(obj: Any) -> bytes:
 def go_time(t: dt.datetime | None = None, *, ns: int | None = None) -> str:
     """RFC 3339 with nanoseconds, trailing zeros trimmed, ``Z`` (Go's ``time.Time`` JSON in UTC)."""
     if ns is None:
-        if t is None:
-            ns = time.time_ns()
-        else:
-            ns = int(t.timestamp()) * 1_000_000_000 + t.microsecond * 1000
+        ns = time.time_ns() if t is None else int(t.timestamp()) * 1_000_000_000 + t.microsecond * 1000
     secs, frac = divmod(ns, 1_000_000_000)
     stamp = dt.datetime.fromtimestamp(secs, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return stamp + (f".{frac:09d}".rstrip("0") if frac else "") + "Z"
@@ -137,15 +135,14 @@ def _printable(value: str) -> bool:
 
 
 def _common_name(value: str) -> x509.NameAttribute:
-    """CN as Go's crypto/x509 encodes it: PrintableString when possible, UTF8String otherwise."""
-    if _printable(value):
-        try:
-            from cryptography.x509.name import _ASN1Type
+    """CN as Go's crypto/x509 encodes it: PrintableString when possible, UTF8String otherwise, and no
+    64-character cap (GUNs may be longer; Go does not enforce the X.520 upper bound, cryptography does)."""
+    from cryptography.x509.name import _ASN1Type
 
-            return x509.NameAttribute(NameOID.COMMON_NAME, value, _type=_ASN1Type.PrintableString)
-        except ImportError:  # pragma: no cover - private API moved; the UTF8String form is equally valid
-            pass
-    return x509.NameAttribute(NameOID.COMMON_NAME, value)
+    kind = _ASN1Type.PrintableString if _printable(value) else _ASN1Type.UTF8String
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return x509.NameAttribute(NameOID.COMMON_NAME, value, kind, _validate=False)
 
 
 def root_certificate(private_key: ec.EllipticCurvePrivateKey, gun: str, start: dt.datetime) -> x509.Certificate:

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import copy
 import logging
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...apiserver import resources as res
@@ -91,9 +90,9 @@ def kind_exists(selector: str) -> bool:
     """Discovery for Kyverno's ``validKinds``: some served kind (and subresource) matches ``selector``."""
     group, version, kind, sub = parse_kind_selector(selector)
     for g, v, k, _, subs in _served():
-        if wildcard_match(group, g) and wildcard_match(version, v) and wildcard_match(kind, k):
-            if sub in ("", "*") or any(wildcard_match(sub, s) for s in subs):
-                return True
+        if (wildcard_match(group, g) and wildcard_match(version, v) and wildcard_match(kind, k)
+                and (sub in ("", "*") or any(wildcard_match(sub, s) for s in subs))):
+            return True
     return False
 
 
@@ -118,9 +117,9 @@ def _registered_for(policy: Mapping[str, Any], gvk: GVK, subresource: str, field
             if subresource == "":
                 if sub in ("", "*"):
                     return True
-            elif sub and wildcard_match(sub, subresource):
-                return True
-            elif sub == "" and subresource == "ephemeralcontainers" and gvk == GVK("", "v1", "Pod"):
+                continue
+            ephemeral = sub == "" and subresource == "ephemeralcontainers" and gvk == GVK("", "v1", "Pod")
+            if ephemeral or (sub and wildcard_match(sub, subresource)):
                 return True
     return False
 
@@ -175,10 +174,9 @@ class KyvernoPlugin:
         if req.operation == "UPDATE" and (req.old or {}).get("metadata", {}).get("deletionTimestamp"):
             return None
         obj = copy.deepcopy(req.obj) if req.obj is not None else None
-        for o in (obj,):
-            if o is not None:
-                o.setdefault("apiVersion", req.rt.api_version)
-                o.setdefault("kind", req.rt.kind)
+        if obj is not None:
+            obj.setdefault("apiVersion", req.rt.api_version)
+            obj.setdefault("kind", req.rt.kind)
         return engine.Request(req.operation, obj, copy.deepcopy(req.old) if req.old else None, req.subresource,
                               self._namespace_labels(req.namespace), RequestInfo(username=req.user),
                               req.dry_run)
@@ -201,8 +199,12 @@ class KyvernoPlugin:
         errs = policies.schema_errors(obj)
         if errs:
             raise ApiError.invalid(policies.GROUP, req.rt.kind, req.name, errs)
-        old_status = (req.old or {}).get("status")
-        obj["status"] = policies.status(obj, old_status, self.registry.now())
+        old = req.old or {}
+        if old and obj.get("spec") == old.get("spec") and "generation" in old.get("metadata", {}):
+            # CRD defaulting happens before the apiserver compares specs: re-applying the same policy (whose
+            # rules kubectl sends without the defaults) is not a spec change.
+            obj["metadata"]["generation"] = old["metadata"]["generation"]
+        obj["status"] = policies.status(obj, old.get("status"), self.registry.now())
 
     def _verify_images(self, req: AdmissionRequest) -> None:
         request = self._request(req)
@@ -368,9 +370,3 @@ def install_kyverno_objects(registry: Registry) -> list[dict[str, Any]]:
             existing = registry.create(rt, meta.get("namespace"), copy.deepcopy(obj))
         out.append(existing)
     return out
-
-
-def installed_at(objs: Iterable[Mapping[str, Any]]) -> float:
-    """Convenience for callers that want to wait for the controller: the creation time of the objects."""
-    del objs
-    return time.time()

@@ -208,7 +208,11 @@ def _type_error(path: str, value: Any, want: str) -> FieldError | None:
     if ok or value is None:
         return None
     got = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
-    return FieldError("TypeInvalid", path, value, f'must be of type {want}') if type(value) in got else None
+    if type(value) not in got:
+        return None
+    # apiextensions: ``spec.x: Invalid value: "string": spec.x in body must be of type boolean: "string"``
+    name = got[type(value)]
+    return FieldError("TypeInvalid", path, name, f'{path} in body must be of type {want}: "{name}"')
 
 
 def schema_errors(obj: Mapping[str, Any]) -> list[FieldError]:
@@ -216,8 +220,7 @@ def schema_errors(obj: Mapping[str, Any]) -> list[FieldError]:
     errs: list[FieldError] = []
     s = obj.get("spec")
     if not isinstance(s, dict):
-        return [FieldError.required("spec")] if s is None else [FieldError("TypeInvalid", "spec", s,
-                                                                           "must be of type object")]
+        return [FieldError.required("spec")] if s is None else [e for e in [_type_error("spec", s, "object")] if e]
     for field, typ in (("admission", "boolean"), ("background", "boolean"), ("emitWarning", "boolean"),
                        ("webhookTimeoutSeconds", "integer"), ("rules", "array")):
         e = _type_error(f"spec.{field}", s.get(field), typ)
@@ -235,7 +238,7 @@ def schema_errors(obj: Mapping[str, Any]) -> list[FieldError]:
     for i, rule in enumerate(s.get("rules") or [] if isinstance(s.get("rules"), list) else []):
         path = f"spec.rules[{i}]"
         if not isinstance(rule, dict):
-            errs.append(FieldError("TypeInvalid", path, rule, "must be of type object"))
+            errs.extend(e for e in [_type_error(path, rule, "object")] if e)
             continue
         if "match" not in rule:
             errs.append(FieldError.required(f"{path}.match"))

@@ -13,6 +13,7 @@ asynchronously; here :meth:`ReportController.process` does the queued work (call
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Hashable, Iterable, Mapping
@@ -277,10 +278,8 @@ class ReportController:
         self.registry.update(report_rt, namespace, uid, report, internal=True)
 
     def _delete(self, rt: ResourceType, namespace: str, name: str) -> None:
-        try:
+        with contextlib.suppress(ApiError):
             self.registry.delete(rt, namespace, name)
-        except ApiError:
-            pass
 
     def scan(self) -> None:
         """Background scan: re-evaluate every resource any policy selects; drop reports of vanished objects."""
