@@ -65,7 +65,7 @@ class LabTable(pd.DataFrame):
 
     def styled(self) -> Any:
         """A pandas Styler: no index, left-aligned wrapped text, ✅/❌/⚠️ cells coloured, the caption on top."""
-        styler = pd.DataFrame(self).style.hide(axis="index").set_table_styles(_TABLE_STYLES)
+        styler = pd.DataFrame(self).style.hide(axis="index").set_table_styles(_TABLE_STYLES).format(escape="html")
         if self.caption:
             styler = styler.set_caption(html.escape(self.caption))
         colour = getattr(styler, "map", None) or styler.applymap

@@ -61,7 +61,7 @@ class CheckResult:
 
     @property
     def text(self) -> str:
-        lines = [f"{self.glyph} {self.message}"]
+        lines = [f"{self.glyph} {self.message}" + (f" ({self.detail})" if self.ok and self.detail else "")]
         if not self.ok:
             if self.detail:
                 lines.append(f"   what is wrong: {self.detail}")

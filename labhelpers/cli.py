@@ -111,6 +111,23 @@ def cmd_install_kubectl(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_install_kyverno(args: argparse.Namespace) -> int:
+    """Exercise 12: the sandbox when --dir is given or the sandbox runs, else the kubeconfig's cluster."""
+    from .kyverno import KyvernoInstallError, install_kyverno
+
+    try:
+        result = install_kyverno(sandbox_dir=args.dir, version=args.version)
+    except KyvernoInstallError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if result["target"] == "sandbox":
+        state = "installed" if result.get("created") else "is already installed"
+        print(f"kyverno {result['version']} {state} in the lab sandbox (namespace {result['namespace']})")
+    else:
+        print("\n".join(f"{name} serverside-applied" for name in result["applied"]))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="labctl", description="Registry Security Lab command-line tools")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -157,6 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
     from .sandbox.admission.kyverno.cli import add_cli as add_policy_cli
 
     add_policy_cli(sub)
+
+    from .kyverno import KYVERNO_VERSION
+
+    inst = sub.add_parser("install", help="install cluster add-ons the lab uses")
+    insts = inst.add_subparsers(dest="addon", required=True)
+    ikv = insts.add_parser("kyverno", help="install Kyverno (Exercise 12) in the sandbox or the kubeconfig's cluster")
+    ikv.add_argument("--dir", default=None, help="the sandbox's state directory (implies the sandbox)")
+    ikv.add_argument("--version", default=KYVERNO_VERSION, help=f"Kyverno release (default {KYVERNO_VERSION})")
+    ikv.set_defaults(func=cmd_install_kyverno)
 
     tools = sub.add_parser("tools", help="install the lab's command-line tools")
     ts = tools.add_subparsers(dest="action", required=True)

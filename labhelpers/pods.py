@@ -187,6 +187,10 @@ def _why_none(facts: _pulls.PullFacts, c: _pulls.ContainerPull) -> str:
         return f"a pull secret cannot be decoded, so the kubelet fails the pull: {facts.keyring_error}"
     if not facts.secret_refs:
         sa = facts.service_account
+        if facts.sa_pull_secrets:
+            return (f"the pod has no imagePullSecrets although ServiceAccount {sa} now lists "
+                    f"{', '.join(facts.sa_pull_secrets)}: they are copied in only when a pod is created, so "
+                    "this pod (older than that change) pulls anonymously")
         return f"the pod has no imagePullSecrets (ServiceAccount {sa} adds none): the pull is anonymous"
     if not any(facts.secrets.get(n) for n in facts.secret_refs):
         return "none of the pod's pull secrets exists: the pull is anonymous"
@@ -205,8 +209,8 @@ def _cred_cells(creds: list[Any]) -> str:
 def _event_cell(ev: Obj | None) -> str:
     if not ev:
         return ""
-    at = _kube.now()
-    return f"{ev.get('reason')} {_event_age(ev, at)} ago: {str(ev.get('message') or '').strip()}"
+    last, _, count = _event_age(ev, _kube.now()).partition(" ")
+    return f"{ev.get('reason')} {last} ago{' ' + count if count else ''}: {str(ev.get('message') or '').strip()}"
 
 
 def pull_explain(api: client.ApiClient, pod: str, namespace: str | None = None) -> LabTable:
@@ -301,6 +305,8 @@ class Diagnosis:
         for f in self.findings:
             where = f" [{f.container}]" if f.container else ""
             lines.append(f"{f.glyph} {f.issue}{where}: {f.what}")
+            if f.evidence and f.severity == "error":
+                lines.append(f"   evidence: {f.evidence[0]}")
             if f.fix:
                 lines.append(f"   how to fix: {f.fix}")
         return "\n".join(lines)
@@ -317,9 +323,9 @@ class Diagnosis:
     def __repr__(self) -> str:
         return self.message
 
-    def _repr_html_(self) -> str:
-        first = self.message.splitlines()[0]
-        return f"<p><b>{html.escape(first)}</b></p>" + (self.table._repr_html_() if self.findings else "")
+    def _repr_html_(self, header: bool = True) -> str:
+        first = f"<p><b>{html.escape(self.message.splitlines()[0])}</b></p>" if header else ""
+        return first + (self.table._repr_html_() if self.findings else "")
 
 
 def _secret_cmd(name: str, ns: str, server: str, user: str = "<user>") -> str:
@@ -454,6 +460,12 @@ def _container_findings(facts: _pulls.PullFacts, c: _pulls.ContainerPull, have: 
                             f"recreate the secret with --docker-server={host} (or add an auths entry for {host})",
                             [*evidence, *(f"entry {r} of {s} -> key {k}" for s, r, k in keys)], c.name)]
         sa = facts.service_account
+        if facts.sa_pull_secrets and not facts.secret_refs:
+            return [Finding(NO_SECRET, f"ServiceAccount {sa} lists {', '.join(facts.sa_pull_secrets)}, but the pod "
+                            "was created before that: admission copies a ServiceAccount's imagePullSecrets only "
+                            "into new pods, so this one pulled anonymously",
+                            f"recreate the pod (kubectl delete pod {facts.name} -n {ns} and apply it again, or "
+                            "kubectl rollout restart deployment/<name>)", evidence, c.name)]
         return [Finding(NO_SECRET, f"the pod has no usable imagePullSecrets (ServiceAccount {sa} adds none), so "
                         f"{host} was asked anonymously and refused: {_pulls.CAUSES[cause]}",
                         f"add imagePullSecrets to the pod spec, or kubectl patch serviceaccount {sa} -n {ns} -p "
@@ -564,11 +576,11 @@ class WaitResult:
         if self.ok:
             return f"{OK} pod/{self.pod} is {self.until} ({self.status}) after {self.elapsed:.1f}s"
         head = f"{FAIL} pod/{self.pod} did not become {self.until}: {self.reason or self.status}"
-        return head + (f"\n{self.diagnosis.message}" if self.diagnosis else "")
+        return head + (f"\n{self.diagnosis.message}" if self.diagnosis is not None else "")
 
     @property
     def table(self) -> LabTable | None:
-        return self.diagnosis.table if self.diagnosis else None
+        return self.diagnosis.table if self.diagnosis is not None else None
 
     def __str__(self) -> str:
         return self.message
@@ -579,8 +591,8 @@ class WaitResult:
     def _repr_html_(self) -> str:
         first = self.message.splitlines()[0]
         body = f"<p><b>{html.escape(first)}</b></p>"
-        if self.diagnosis:
-            body += self.diagnosis._repr_html_()
+        if self.diagnosis is not None:
+            body += self.diagnosis._repr_html_(header=False)
         return body
 
     def _ipython_display_(self) -> None:
@@ -726,7 +738,5 @@ def _announce(result: WaitResult) -> None:
         display(HTML(result._repr_html_()))
     else:
         print(result.message)
-        if result.diagnosis and result.diagnosis.findings:
-            print(result.diagnosis.table.to_text())
     result._shown = True
 

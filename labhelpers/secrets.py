@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_SERVER",
     "DOCKERCFG_KEY",
     "DOCKER_CONFIG_JSON_KEY",
+    "DockerConfig",
     "SECRET_TYPE_DOCKERCFG",
     "SECRET_TYPE_DOCKER_CONFIG_JSON",
     "TABLE_COLUMNS",
@@ -150,14 +151,13 @@ def docker_registry_secret(name: str, server: str, username: str, password: str,
 def kubectl_create_command(name: str, server: str, username: str, password: str, email: str | None = None,
                            namespace: str | None = None, *, reveal: bool = False) -> str:
     """The equivalent ``kubectl create secret docker-registry`` command, password masked unless ``reveal``."""
-    args = [f"--docker-server={server}", f"--docker-username={username}",
-            f"--docker-password={password if reveal else mask(password) or ''}"]
+    args = [_quote_flag(f"--docker-server={server}"), _quote_flag(f"--docker-username={username}"),
+            _quote_flag(f"--docker-password={password}") if reveal else f"--docker-password={mask(password)}"]
     if email:
-        args.append(f"--docker-email={email}")
+        args.append(_quote_flag(f"--docker-email={email}"))
     if namespace:
         args.append(f"-n {shlex.quote(namespace)}")
-    quoted = [a if a.startswith("-n ") else _quote_flag(a) for a in args]
-    return " \\\n  ".join([f"kubectl create secret docker-registry {shlex.quote(name)}", *quoted])
+    return " \\\n  ".join([f"kubectl create secret docker-registry {shlex.quote(name)}", *args])
 
 
 def _quote_flag(flag: str) -> str:
@@ -354,11 +354,34 @@ def _loads(content: bytes, what: str) -> Any:
                        ) from None
 
 
-def decode_dockerconfigjson(secret: Mapping[str, Any] | client.V1Secret) -> Obj:
+class DockerConfig(dict):
+    """A decoded docker config: a plain dict for code (``json.dump`` writes the real values), but shown with
+    passwords, ``auth`` and tokens masked unless it was decoded with ``reveal=True``."""
+
+    reveal: bool = False
+
+    def _shown(self) -> str:
+        from .shell import mask_text
+
+        text = json.dumps(self, indent=2, ensure_ascii=False)
+        return text if self.reveal else mask_text(text)
+
+    def __repr__(self) -> str:
+        return self._shown()
+
+    def __str__(self) -> str:
+        return self._shown()
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(self._shown())
+
+
+def decode_dockerconfigjson(secret: Mapping[str, Any] | client.V1Secret, reveal: bool = False) -> DockerConfig:
     """The JSON inside a ``.dockerconfigjson`` (or legacy ``.dockercfg``) secret, as a dict.
 
-    This is what ``kubectl get secret S -o jsonpath='{.data.\\.dockerconfigjson}' | base64 -d`` shows: the
-    passwords are in it. Use :func:`dockerconfig_table` to look at a secret safely.
+    This is what ``kubectl get secret S -o jsonpath='{.data.\\.dockerconfigjson}' | base64 -d | jq .`` shows. The
+    values are real; only its printed form masks passwords (unless ``reveal``). :func:`dockerconfig_table`
+    explains it entry by entry.
 
     Raises:
         LabError: the secret holds no docker config, or its content is not JSON.
@@ -372,7 +395,9 @@ def decode_dockerconfigjson(secret: Mapping[str, Any] | client.V1Secret) -> Obj:
     if not isinstance(value, dict):
         raise LabError(f"{key} holds a JSON {type(value).__name__}, not an object",
                        'the value must look like {"auths": {"registry": {...}}}')
-    return value
+    config = DockerConfig(value)
+    config.reveal = reveal
+    return config
 
 
 def _fold_get(obj: Mapping[str, Any], name: str) -> tuple[str | None, Any]:

@@ -6,6 +6,10 @@ not know yet, starts a new real Distribution registry (htpasswd Basic auth) for 
 its own registry names (``labctl sandbox registry add HOST --user U --password P``). Added logins are
 saved in the fleet's state directory and replayed by :func:`restore_registries` after a restart.
 
+``POST /lab/kyverno`` installs Kyverno (``labctl install kyverno``): until then the sandbox serves no Kyverno kinds
+and runs no Kyverno admission, as a cluster without it; the installation is remembered across restarts
+(:class:`KyvernoInstaller`). ``GET /lab/kyverno`` says whether it is installed.
+
 Errors are metav1 ``Status`` bodies like every other answer of the sandbox API.
 """
 
@@ -13,16 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import re
 import ssl
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from aiohttp import web
@@ -31,6 +37,10 @@ from .apiserver.errors import ApiError, FieldError
 from .registries.auth import Account
 from .registries.catalog import HostSpec
 from .registries.hosts import SEEDER, RegistryFleet, UnknownHostError, normalize_host
+
+if TYPE_CHECKING:
+    from .admission.kyverno.plugin import KyvernoPlugin
+    from .apiserver.objects import Registry
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +144,100 @@ def restore_registries(fleet: RegistryFleet) -> list[str]:
     return done
 
 
+# ------------------------------------------------------------------------------------------ Kyverno
+
+KYVERNO_FILE = "kyverno.json"
+KYVERNO_POD_LABEL = ("app.kubernetes.io/name", "kyverno")
+
+
+class KyvernoInstaller:
+    """Kyverno in the sandbox process: off until :meth:`install`, then on for good (``state/kyverno.json``).
+
+    Installing serves the Kyverno kinds, puts the admission plug-ins (with cosign image verification against
+    the lab registries) on the API, starts the policy-report controller and creates what ``install.yaml`` leaves
+    behind (namespace, ConfigMap, the admission-controller Deployment, whose Pod the kubelet then runs).
+    """
+
+    def __init__(self, registry: Registry, fleet: RegistryFleet, state_dir: Path) -> None:
+        self.registry = registry
+        self.fleet = fleet
+        self.path = Path(state_dir) / KYVERNO_FILE
+        self.plugin: KyvernoPlugin | None = None
+        self._task: asyncio.Task | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def installed(self) -> bool:
+        return self.plugin is not None
+
+    def info(self) -> dict[str, Any]:
+        from .admission.kyverno.plugin import KYVERNO_VERSION, NAMESPACE
+
+        return {"installed": self.installed, "version": KYVERNO_VERSION, "namespace": NAMESPACE}
+
+    def _activate(self) -> None:
+        """Kinds, plug-ins and the report task (needs the running loop); idempotent."""
+        if self.plugin is not None:
+            return
+        from .admission.kyverno import plugin as kyverno
+        from .admission.kyverno.verify_adapter import make_validate_images_check, make_verify_images_hook
+
+        self.plugin = kyverno.install(self.registry, verify_images=make_verify_images_hook(self.fleet, self.registry))
+        self.registry.validators.append(make_validate_images_check(self.plugin))
+        self._task = asyncio.get_running_loop().create_task(self.plugin.run(), name="kyverno-reports")
+
+    def restore(self) -> bool:
+        """Re-enable Kyverno after a restart if it was installed before (its objects are in the store)."""
+        if self.path.exists():
+            self._activate()
+        return self.installed
+
+    async def install(self, wait: float = 20.0) -> dict[str, Any]:
+        """Install (idempotent); returns once the admission-controller Pod exists (up to ``wait`` seconds)."""
+        from .admission.kyverno.plugin import KYVERNO_VERSION, install_kyverno_objects
+
+        async with self._lock:
+            created = not self.installed
+            self._activate()
+            install_kyverno_objects(self.registry)
+            if created:
+                tmp = self.path.with_suffix(".tmp")
+                tmp.write_text(json.dumps({"version": KYVERNO_VERSION, "installed_at": time.time()}))
+                tmp.replace(self.path)
+        deadline = time.monotonic() + wait
+        while not self._pods() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        return {**self.info(), "created": created}
+
+    def _pods(self) -> list[dict[str, Any]]:
+        from .admission.kyverno.plugin import NAMESPACE
+        from .apiserver import resources as res
+
+        pod_rt = res.lookup("", "v1", "pods")
+        assert pod_rt is not None
+        key, value = KYVERNO_POD_LABEL
+        return [p for p in self.registry.list(pod_rt, NAMESPACE)
+                if (p.get("metadata", {}).get("labels") or {}).get(key) == value]
+
+    async def stop(self) -> None:
+        if self.plugin is not None:
+            self.plugin.reports.stop()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+
+def _kyverno_version(body: Any) -> str | None:
+    from .admission.kyverno.plugin import KYVERNO_VERSION
+
+    version = body.get("version") if isinstance(body, dict) else None
+    if version and str(version).lstrip("v") != KYVERNO_VERSION.lstrip("v"):
+        raise ApiError.invalid(GROUP, "Kyverno", "kyverno", [FieldError.not_supported(
+            "version", version, [KYVERNO_VERSION])])
+    return version
+
+
 # ------------------------------------------------------------------------------------------ HTTP
 
 
@@ -141,10 +245,12 @@ def _status(err: ApiError) -> web.Response:
     return web.json_response(err.status(), status=err.code, headers=err.headers)
 
 
-def build_admin_app(fleet: RegistryFleet, *, on_change: Callable[[], None] | None = None) -> web.Application:
-    """``/registries`` routes, to mount with ``app.add_subapp("/lab", build_admin_app(fleet))``.
+def build_admin_app(fleet: RegistryFleet, *, on_change: Callable[[], None] | None = None,
+                    kyverno: KyvernoInstaller | None = None) -> web.Application:
+    """``/registries`` (and, given ``kyverno``, ``/kyverno``) routes, to mount with
+    ``app.add_subapp("/lab", build_admin_app(fleet))``.
 
-    ``on_change`` runs after a successful POST (the server rewrites services.json there).
+    ``on_change`` runs after a successful registry POST (the server rewrites services.json there).
     """
     lock = asyncio.Lock()
 
@@ -174,9 +280,32 @@ def build_admin_app(fleet: RegistryFleet, *, on_change: Callable[[], None] | Non
         return web.json_response({"host": entry["host"], "username": username, "created": created,
                                   "registry": entry}, status=201 if created else 200)
 
+    async def kyverno_info(request: web.Request) -> web.Response:
+        assert kyverno is not None
+        return web.json_response(kyverno.info())
+
+    async def install_kyverno(request: web.Request) -> web.Response:
+        assert kyverno is not None
+        try:
+            body = await request.json() if request.can_read_body else {}
+        except ValueError:
+            return _status(ApiError.bad_request("the body is not valid JSON"))
+        try:
+            _kyverno_version(body)
+            result = await kyverno.install()
+        except ApiError as e:
+            return _status(e)
+        except Exception as e:
+            log.exception("installing Kyverno failed")
+            return _status(ApiError.internal(f"{type(e).__name__}: {e}"))
+        return web.json_response(result, status=201 if result["created"] else 200)
+
     app = web.Application()
     app.router.add_get("/registries", list_registries)
     app.router.add_post("/registries", add_registry)
+    if kyverno is not None:
+        app.router.add_get("/kyverno", kyverno_info)
+        app.router.add_post("/kyverno", install_kyverno)
     return app
 
 
@@ -221,7 +350,7 @@ def _call(sandbox_dir: str | Path | None, method: str, path: str, body: Any = No
         except (ValueError, AttributeError):
             message = raw.decode(errors="replace") or str(e)
         if e.code == 404:
-            message = "this sandbox has no /lab/registries endpoint (is it an older version?)"
+            message = f"this sandbox has no {path.partition('?')[0]} endpoint (is it an older version?)"
         raise AdminError(message, e.code) from None
 
 
@@ -233,3 +362,13 @@ def add_registry(sandbox_dir: str | Path | None, host: str, user: str, password:
 def list_registries(sandbox_dir: str | Path | None = None) -> list[dict[str, Any]]:
     """The running sandbox's registries (``RegistryFleet.info()``)."""
     return _call(sandbox_dir, "GET", "/lab/registries")["registries"]
+
+
+def install_kyverno(sandbox_dir: str | Path | None = None, version: str | None = None) -> dict[str, Any]:
+    """Install Kyverno in the running sandbox (idempotent): ``{"installed", "created", "version", "namespace"}``."""
+    return _call(sandbox_dir, "POST", "/lab/kyverno", {"version": version} if version else {})
+
+
+def kyverno_info(sandbox_dir: str | Path | None = None) -> dict[str, Any]:
+    """Whether Kyverno is installed in the running sandbox, and which version it emulates."""
+    return _call(sandbox_dir, "GET", "/lab/kyverno")

@@ -22,6 +22,7 @@ from labhelpers.sandbox.apiserver.objects import Registry
 from labhelpers.sandbox.apiserver.store import Store
 from labhelpers.sandbox.clock import SandboxClock
 from labhelpers.sandbox.kubelet import NODE
+from labhelpers.sandbox.kubelet.node import LEASE
 from labhelpers.sandbox.node import LabNode
 from labhelpers.sandbox.registries import RegistryFleet
 from labhelpers.sandbox.registries.catalog import ACR_HOST, ACR_SP_APP_ID, ECR_HOST, GCP_KEY_JSON
@@ -66,7 +67,7 @@ class Cluster:
         self.node = LabNode(fleet=fleet, worker_jitter=0.0)
 
     async def start(self) -> Cluster:
-        for ns in ("default", NS):
+        for ns in ("default", "kube-node-lease", NS):
             self.registry.create(NAMESPACE, None, {"metadata": {"name": ns}})
             self.registry.create(SA, ns, {"metadata": {"name": "default"}})
         await self.node.start(self.registry, self.tmp / "node", self.clock)
@@ -196,6 +197,11 @@ def test_public_image_runs_with_real_status_and_events(fleet: RegistryFleet, tmp
         node = c.registry.get(NODE, "", "lab-node")
         assert any(f"docker.io/library/nginx@{digest}" in i["names"] for i in node["status"]["images"])
         assert node["status"]["nodeInfo"]["kubeletVersion"] == "v1.33.0-labsandbox"
+        assert {x["type"]: x["status"] for x in node["status"]["conditions"]}["Ready"] == "True"
+        assert node["status"]["addresses"][0] == {"type": "InternalIP", "address": "127.0.0.1"}
+        lease = c.registry.get(LEASE, "kube-node-lease", "lab-node")
+        assert lease["spec"]["holderIdentity"] == "lab-node" and lease["spec"]["leaseDurationSeconds"] == 40
+        assert lease["metadata"]["ownerReferences"][0]["uid"] == node["metadata"]["uid"]
 
     run(fleet, tmp_path, scenario)
 
@@ -501,5 +507,28 @@ def test_init_containers_host_network_and_image_change(fleet: RegistryFleet, tmp
         assert st["image"] == "docker.io/library/alpine:latest" and st["containerID"] != first_id
         assert st["lastState"]["terminated"]["containerID"] == first_id
         assert ("Normal", "Killing", "Container app definition changed, will be restarted") in c.event_list("init")
+
+    run(fleet, tmp_path, scenario)
+
+
+def test_every_matching_credential_is_tried_in_order(fleet: RegistryFleet, tmp_path: Path) -> None:
+    image = "docker.io/yourusername/private-app:v1.0"
+
+    async def scenario(c: Cluster) -> None:
+        c.docker_secret("specific", {"docker.io/yourusername": ("your-username", "wrong")})
+        c.docker_secret("general", {"docker.io": ("user1", "pass1")})
+        c.pod("agg", image, secrets=("general", "specific"))
+        msg = (await c.wait_waiting("agg", "ErrImagePull"))["message"]
+        prefix = f'failed to pull and unpack image "{image}": failed to resolve reference "{image}": '
+        assert msg == (
+            f"[{prefix}failed to authorize: failed to fetch oauth token: unexpected status from GET request to "
+            "https://auth.docker.io/token?scope=repository%3Ayourusername%2Fprivate-app%3Apull&service=registry"
+            f".docker.io: 401 Unauthorized, {prefix}pull access denied, repository does not exist or may require "
+            "authorization: server message: insufficient_scope: authorization failed]")
+        # the more specific key comes first, whatever the secrets' order; no anonymous attempt follows
+        assert [u for i, u in fleet_attempts(c) if i == image] == ["your-username", "user1"]
+        c.docker_secret("general", {"docker.io": ("your-username", "your-password")})
+        await c.wait_phase("agg", "Running", timeout=15)
+        assert [u for i, u in fleet_attempts(c) if i == image][-2:] == ["your-username", "your-username"]
 
     run(fleet, tmp_path, scenario)

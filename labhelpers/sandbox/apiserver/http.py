@@ -386,12 +386,18 @@ class ApiHandler:
             await resp.write(_dumps({"type": type_, "object": obj}) + b"\n")
 
         sent_columns = False
+        initial_events = codec.parse_bool(q.get("sendInitialEvents"))
         try:
-            if rv_param in ("", "0"):
+            if rv_param in ("", "0") or initial_events:
                 for obj in self.registry.list(t.rt, t.namespace):
                     if selected(obj):
                         await send("ADDED", obj)
                         sent_columns = True
+                if initial_events:
+                    # WatchList (kubectl 1.37+): a bookmark marks the end of the initial state.
+                    await send("BOOKMARK", {"kind": t.rt.kind, "apiVersion": t.rt.api_version, "metadata": {
+                        "resourceVersion": str(last_rv),
+                        "annotations": {"k8s.io/initial-events-end": "true"}}})
             else:
                 try:
                     since = int(rv_param)

@@ -212,8 +212,11 @@ class Registry:
         if dry_run:
             return obj
         updated = self.store.update(rt, obj)
-        if updated["metadata"].get("deletionTimestamp") and not updated["metadata"].get("finalizers") and not (
-                rt.kind == "Namespace" and updated.get("spec", {}).get("finalizers")):
+        m = updated["metadata"]
+        # Like the apiserver's ShouldDeleteDuringUpdate: gone once no finalizers remain and no grace is pending
+        # (a pod in graceful deletion stays until the kubelet deletes it with grace 0).
+        if m.get("deletionTimestamp") and not m.get("finalizers") and not m.get("deletionGracePeriodSeconds") \
+                and not (rt.kind == "Namespace" and updated.get("spec", {}).get("finalizers")):
             self._finish_delete(rt, ns, name)
         return updated
 

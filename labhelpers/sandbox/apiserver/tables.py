@@ -947,3 +947,44 @@ def to_table(rt: ResourceType, objects: list[dict], *, now: datetime, include_ob
         "columnDefinitions": None if no_headers else [dict(c) for c in printer.columns],
         "rows": rows,
     }
+
+
+def register_printer(group: str, kind: str, columns: list[dict], row: Callable[[Obj, datetime], list]) -> None:
+    """Add a built-in printer for a kind served outside this module (admission policies, nodes)."""
+    _PRINTERS[(group, kind)] = _Printer(columns, row)
+
+
+def _node_row(obj: Obj, now: datetime) -> list:
+    status = obj.get("status") or {}
+    conds = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    ready = {"True": "Ready", "False": "NotReady"}.get(conds.get("Ready", ""), "Unknown")
+    if (obj.get("spec") or {}).get("unschedulable"):
+        ready += ",SchedulingDisabled"
+    labels = _meta(obj).get("labels") or {}
+    roles = sorted(k.split("/", 1)[1] for k in labels
+                   if k.startswith("node-role.kubernetes.io/") and "/" in k and k.split("/", 1)[1])
+    addrs = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
+    info = status.get("nodeInfo") or {}
+    return [_meta(obj).get("name", ""), ready, ",".join(roles) or "<none>", age(_meta(obj).get("creationTimestamp"), now),
+            info.get("kubeletVersion", ""), addrs.get("InternalIP") or "<none>", addrs.get("ExternalIP") or "<none>",
+            info.get("osImage") or "<unknown>", info.get("kernelVersion") or "<unknown>",
+            info.get("containerRuntimeVersion") or "<unknown>"]
+
+
+register_printer("", "Node", [
+    _NAME,
+    _col("Status", "string", "The status of the node"),
+    _col("Roles", "string", "The roles of the node"),
+    _AGE,
+    _col("Version", "string", "Kubelet Version reported by the node."),
+    _col("Internal-IP", "string", "List of addresses reachable to the node. Queried from cloud provider, if "
+                                  "available.", priority=1),
+    _col("External-IP", "string", "List of addresses reachable to the node. Queried from cloud provider, if "
+                                  "available.", priority=1),
+    _col("OS-Image", "string", "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 "
+                               "(wheezy)).", priority=1),
+    _col("Kernel-Version", "string", "Kernel Version reported by the node from 'uname -r' (e.g. "
+                                     "3.16.0-0.bpo.4-amd64).", priority=1),
+    _col("Container-Runtime", "string", "Container runtime version reported by the node through runtime "
+                                        "remote API (e.g. containerd://1.4.2).", priority=1),
+], _node_row)

@@ -10,7 +10,7 @@ from .backoff import IMAGE_BACKOFF_INITIAL, IMAGE_BACKOFF_MAX, Backoff
 from .image_manager import EnsureResult, ImageManager
 from .images import CriError, ImageRecord, ImageService
 from .kubelet import COMPONENT, Kubelet
-from .node import CONTAINER_RUNTIME_VERSION, HOST_IP, NODE, NODE_NAME, POD_CIDR
+from .node import CONTAINER_RUNTIME_VERSION, HOST_IP, LEASE, NODE, NODE_NAME, POD_CIDR
 
 __all__ = [
     "COMPONENT",
@@ -18,6 +18,7 @@ __all__ = [
     "HOST_IP",
     "IMAGE_BACKOFF_INITIAL",
     "IMAGE_BACKOFF_MAX",
+    "LEASE",
     "NODE",
     "NODE_NAME",
     "POD_CIDR",

@@ -12,6 +12,7 @@ what ``imagePullPolicy: IfNotPresent`` consults.
 from __future__ import annotations
 
 import asyncio
+import collections
 import ipaddress
 import json
 import logging
@@ -212,7 +213,8 @@ class ImageService:
         self.state_file = state_file
         self.timeout = timeout
         self._images: dict[str, ImageRecord] = {}
-        self.attempts: list[tuple[str, str | None]] = []  # (image, username) of every CRI pull, newest last
+        # (image, username) of the latest CRI pulls, oldest first: which credential was tried, for lessons and tests
+        self.attempts: collections.deque[tuple[str, str | None]] = collections.deque(maxlen=1000)
         self.on_change: Callable[[], None] | None = None  # the node status reports the image list
         self._load()
 

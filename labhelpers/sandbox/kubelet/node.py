@@ -19,6 +19,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from ..apiserver.errors import ApiError
 from ..apiserver.objects import Registry
 from ..apiserver.resources import PrinterColumn, ResourceType
 
-__all__ = ["CONTAINER_RUNTIME_VERSION", "HOST_IP", "NODE", "NODE_NAME", "POD_CIDR", "NodeStatusReporter",
+__all__ = ["CONTAINER_RUNTIME_VERSION", "HOST_IP", "LEASE", "NODE", "NODE_NAME", "POD_CIDR", "NodeStatusReporter",
            "node_object"]
 
 log = logging.getLogger("labhelpers.sandbox.kubelet")
@@ -68,6 +69,16 @@ _PRINTER_COLUMNS = (
 
 NODE = resources.register(ResourceType("", "v1", "Node", "nodes", namespaced=False, short_names=("no",),
                                        subresources=("status",), printer_columns=_PRINTER_COLUMNS))
+# The node heartbeat proper: a Lease in kube-node-lease renewed every 10 s (``kubectl describe node`` shows it).
+LEASE = resources.register(ResourceType(
+    "coordination.k8s.io", "v1", "Lease", "leases",
+    printer_columns=(PrinterColumn("Holder", "string", ".spec.holderIdentity", "Holder identity of the lease"),
+                     PrinterColumn("Age", "date", ".metadata.creationTimestamp",
+                                   "CreationTimestamp is a timestamp representing the server time when this "
+                                   "object was created."))))
+LEASE_NAMESPACE = "kube-node-lease"
+LEASE_DURATION_SECONDS = 40
+LEASE_RENEW_SECONDS = 10.0
 
 _CONDITIONS = (
     ("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
@@ -196,6 +207,7 @@ class NodeStatusReporter:
         self._event("Normal", "Starting", "Starting kubelet.", node)
         node = self._post(node)
         self._event("Normal", "NodeAllocatableEnforced", "Updated Node Allocatable limit across pods", node)
+        self.renew_lease(node)
         before = {c.get("type"): c.get("status") for c in old_status.get("conditions") or []}
         for type_, status, _, _ in _CONDITIONS:
             if before.get(type_) != status:
@@ -225,6 +237,30 @@ class NodeStatusReporter:
             return
         self._post(node)
 
+    # --- the lease ---
+
+    def renew_lease(self, node: dict[str, Any] | None = None) -> None:
+        """Create or renew ``kube-node-lease/<node>`` (owned by the Node, as the kubelet's lease controller does)."""
+        node = node or self.registry.find(NODE, "", self.name)
+        if node is None:
+            return
+        now = datetime.fromtimestamp(self.registry.clock(), UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        lease = self.registry.find(LEASE, LEASE_NAMESPACE, self.name)
+        try:
+            if lease is None:
+                owner = {"apiVersion": "v1", "kind": "Node", "name": self.name, "uid": node["metadata"]["uid"]}
+                self.registry.create(LEASE, LEASE_NAMESPACE, {
+                    "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                    "metadata": {"name": self.name, "namespace": LEASE_NAMESPACE, "ownerReferences": [owner]},
+                    "spec": {"holderIdentity": self.name, "leaseDurationSeconds": LEASE_DURATION_SECONDS,
+                             "renewTime": now}})
+            else:
+                lease = copy.deepcopy(lease)
+                lease.setdefault("spec", {})["renewTime"] = now
+                self.registry.update(LEASE, LEASE_NAMESPACE, self.name, lease)
+        except ApiError as e:  # e.g. kube-node-lease not created yet: the next renewal retries
+            log.debug("node lease not renewed: %s", e.message)
+
     # --- the loop ---
 
     def start(self) -> None:
@@ -232,9 +268,13 @@ class NodeStatusReporter:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="kubelet-node-status")
 
     async def _run(self) -> None:
+        next_lease = time.monotonic() + LEASE_RENEW_SECONDS
         while True:
-            await asyncio.sleep(self.check_seconds)
+            await asyncio.sleep(min(self.check_seconds, LEASE_RENEW_SECONDS))
             try:
+                if time.monotonic() >= next_lease:
+                    next_lease = time.monotonic() + LEASE_RENEW_SECONDS
+                    self.renew_lease()
                 self.sync()
             except Exception:
                 log.exception("node status update failed")

@@ -233,10 +233,8 @@ class Checker:
             else:
                 self.error(e.target.pos, f"expected type 'optional_type' but found '{target}'")
                 var_type = ERROR
-        elif target.kind == "list":
-            var_type = target.params[0]
-        elif target.kind == "map":
-            var_type = target.params[0]
+        elif target.kind in ("list", "map"):
+            var_type = target.params[0]  # a map ranges over its keys
         elif is_dyn_or_error(target) or target.kind == "param":
             var_type = DYN if target.kind == "param" else target
         else:
@@ -308,10 +306,7 @@ class Checker:
                     result = DYN
         if result is None:
             shown = [str(self.substitute(a, to_dyn=True)) for a in args]
-            if member:
-                sig = f"{shown[0]}.({', '.join(shown[1:])})"
-            else:
-                sig = f"({', '.join(shown)})"
+            sig = f"{shown[0]}.({', '.join(shown[1:])})" if member else f"({', '.join(shown)})"
             return self.error(pos, f"found no matching overload for '{name}' applied to '{sig}'")
         return result
 

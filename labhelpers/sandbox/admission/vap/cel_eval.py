@@ -16,7 +16,7 @@ import lark
 from celpy import celtypes as ct
 from celpy.evaluation import CELEvalError
 
-from . import cel_lib
+from . import cel_lib, cel_ops
 from .cel_ast import BIND, OPT_INDEX, OPT_LIST, OPT_MACRO, OPT_MAP, OPT_SELECT, mangle
 from .cel_values import NO_OVERLOAD, NONE, Optional, err, first_error
 
@@ -69,6 +69,12 @@ class Evaluator(celpy.evaluation.Evaluator):
                 init = self.visit(arg_trees[1])
                 return self._run(arg_trees[2], {_ident_name(arg_trees[0]): init})
             return self._call(name, [self.visit(t) for t in arg_trees])
+        if isinstance(child, lark.Tree) and child.data == "ident":
+            name = str(child.children[0])
+            try:
+                return self.ident_value(name)
+            except KeyError:
+                return err(f"no such attribute(s): {name}")
         return super().primary(tree)
 
     def _has(self, arg: lark.Tree) -> Any:
@@ -76,13 +82,13 @@ class Evaluator(celpy.evaluation.Evaluator):
         if select is None:  # the parser only builds has() around a selection
             return err(NO_OVERLOAD)
         operand_tree, name = select.children
-        return cel_lib.has_field(self.visit(operand_tree), str(name))
+        return cel_ops.has_field(self.visit(operand_tree), str(name))
 
     # --- selection, methods and macros ---
 
     def member_dot(self, tree: lark.Tree) -> Any:
         operand_tree, name = tree.children
-        return cel_lib.select(self.visit(operand_tree), str(name))
+        return cel_ops.select(self.visit(operand_tree), str(name))
 
     def member_dot_arg(self, tree: lark.Tree) -> Any:
         member_tree, name_token = tree.children[:2]
@@ -107,7 +113,7 @@ class Evaluator(celpy.evaluation.Evaluator):
         elif isinstance(target, ct.MapType):
             items = list(target.keys())
         else:
-            return cel_lib.iteration_error(target)
+            return cel_ops.iteration_error(target)
 
         def each(tree: lark.Tree) -> Callable[[Any], Any]:
             return lambda v: self._run(tree, {var: v})
@@ -170,7 +176,7 @@ class Evaluator(celpy.evaluation.Evaluator):
             return e
         out = ct.MapType()
         for k, v in zip(values[0::2], values[1::2], strict=True):
-            if cel_lib.map_find(out, k)[0]:
+            if cel_ops.map_find(out, k)[0]:
                 return err(f"Failed with repeated key: {k}")
             out[k] = v
         return out
@@ -231,8 +237,8 @@ def runtime_functions() -> dict[str, Any]:
     fns = {}
     for name, fn in cel_lib.functions().items():
         fns[mangle(name) if "." in name else name] = fn
-    fns[OPT_SELECT] = lambda operand, name: cel_lib.select(operand, str(name), optional=True)
-    fns[OPT_INDEX] = lambda container, idx: cel_lib.index(container, idx, optional=True)
+    fns[OPT_SELECT] = lambda operand, name: cel_ops.select(operand, str(name), optional=True)
+    fns[OPT_INDEX] = lambda container, idx: cel_ops.index(container, idx, optional=True)
     fns[OPT_LIST] = _opt_list
     fns[OPT_MAP] = _opt_map
     return fns

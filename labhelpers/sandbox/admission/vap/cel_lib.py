@@ -1,10 +1,8 @@
-"""The run-time half of the Kubernetes CEL environment: operators and library functions for celpy.
+"""Kubernetes' CEL libraries for celpy: the functions kube-apiserver's admission environment declares.
 
-celpy looks functions up by name (``_==_``, ``startsWith``, ...) and calls them with already-evaluated
-arguments, receiver first. These implementations give cel-go's semantics where celpy's differ
-(heterogeneous numeric equality, Go integer division, ``no such key: x`` errors) and add the libraries
-kube-apiserver enables: ext.Strings, ext.Sets, optionals, and Kubernetes' lists, regex, url, quantity and
-authorizer functions. Every function returns a CEL value or a :class:`CELEvalError` value, never raises.
+Standard functions (size, conversions, matches), ext.Strings, ext.Sets, optionals, and Kubernetes' lists,
+regex, url, quantity and authorizer libraries, each dispatching on its receiver's run-time type. Every
+function returns a CEL value or a :class:`CELEvalError` value (``no such overload`` for a wrong type).
 """
 
 from __future__ import annotations
@@ -23,6 +21,7 @@ from celpy import celtypes as ct
 from celpy.evaluation import CELEvalError
 
 from ..kyverno.quantity import parse_quantity
+from .cel_ops import OPERATORS, Fn, compare, equal, is_kind, op_add, strict
 from .cel_values import (
     INT64_MAX,
     INT64_MIN,
@@ -32,319 +31,17 @@ from .cel_values import (
     AuthorizerVal,
     Decision,
     GroupCheck,
-    LazyFields,
     Optional,
     PathCheck,
     Quantity,
     ResourceCheck,
     check,
     err,
-    first_error,
     go_type_name,
-    go_value,
     int64,
     is_number,
     uint64,
 )
-
-Fn = Callable[..., Any]
-
-
-def strict(fn: Fn) -> Fn:
-    """Errors in arguments propagate (left to right), as in cel-go's strict functions."""
-
-    def wrapper(*args: Any) -> Any:
-        e = first_error(*args)
-        if e is not None:
-            return e
-        try:
-            return fn(*args)
-        except (TypeError, AttributeError):
-            return err(NO_OVERLOAD)
-
-    wrapper.__name__ = fn.__name__
-    return wrapper
-
-
-def _is(v: Any, *types: type) -> bool:
-    return isinstance(v, types) and not (isinstance(v, ct.BoolType) and ct.BoolType not in types)
-
-
-# --- equality and ordering ---
-
-def equal(a: Any, b: Any) -> bool:
-    """CEL heterogeneous equality: numbers compare by value, other kinds must match."""
-    if isinstance(a, Optional) or isinstance(b, Optional):
-        return (isinstance(a, Optional) and isinstance(b, Optional) and a.present == b.present
-                and (not a.present or equal(a.value, b.value)))
-    if a is None or b is None:
-        return a is None and b is None
-    if isinstance(a, ct.BoolType) or isinstance(b, ct.BoolType):
-        return isinstance(a, ct.BoolType) and isinstance(b, ct.BoolType) and bool(a) == bool(b)
-    if is_number(a) and is_number(b):
-        if isinstance(a, ct.DoubleType) or isinstance(b, ct.DoubleType):
-            return float(a) == float(b)
-        return int(a) == int(b)
-    for kind in (ct.StringType, ct.BytesType, ct.TimestampType, ct.DurationType):
-        if isinstance(a, kind) or isinstance(b, kind):
-            return isinstance(a, kind) and isinstance(b, kind) and a == b
-    if isinstance(a, ct.ListType) or isinstance(b, ct.ListType):
-        return (isinstance(a, ct.ListType) and isinstance(b, ct.ListType) and len(a) == len(b)
-                and all(equal(x, y) for x, y in zip(a, b, strict=True)))
-    if isinstance(a, ct.MapType) or isinstance(b, ct.MapType):
-        if not (isinstance(a, ct.MapType) and isinstance(b, ct.MapType)) or len(a) != len(b):
-            return False
-        for k, v in a.items():
-            found, other = map_find(b, k)
-            if not found or not equal(v, other):
-                return False
-        return True
-    if isinstance(a, Quantity) and isinstance(b, Quantity):
-        return a.value == b.value
-    if isinstance(a, type) or isinstance(b, type):
-        return a is b
-    return type(a) is type(b) and a == b
-
-
-def map_find(m: ct.MapType, key: Any) -> tuple[bool, Any]:
-    if isinstance(key, ct.StringType | ct.BoolType):
-        for k, v in m.items():
-            if type(k) is type(key) and k == key:
-                return True, v
-        return False, None
-    if is_number(key):
-        for k, v in m.items():
-            if is_number(k) and equal(k, key):
-                return True, v
-    return False, None
-
-
-def compare(a: Any, b: Any) -> int | CELEvalError:
-    if is_number(a) and is_number(b) and not isinstance(a, ct.BoolType) and not isinstance(b, ct.BoolType):
-        x: Any = float(a) if isinstance(a, ct.DoubleType) or isinstance(b, ct.DoubleType) else int(a)
-        y: Any = float(b) if isinstance(x, float) else int(b)
-        return (x > y) - (x < y)
-    for kind in (ct.BoolType, ct.StringType, ct.BytesType, ct.TimestampType, ct.DurationType):
-        if isinstance(a, kind) and isinstance(b, kind):
-            return (a > b) - (a < b)
-    return err(NO_OVERLOAD)
-
-
-def _ordering(test: Callable[[int], bool]) -> Fn:
-    @strict
-    def op(a: Any, b: Any) -> Any:
-        c = compare(a, b)
-        return c if isinstance(c, CELEvalError) else ct.BoolType(test(c))
-
-    return op
-
-
-@strict
-def op_eq(a: Any, b: Any) -> ct.BoolType:
-    return ct.BoolType(equal(a, b))
-
-
-@strict
-def op_ne(a: Any, b: Any) -> ct.BoolType:
-    return ct.BoolType(not equal(a, b))
-
-
-def op_and(a: Any, b: Any) -> Any:
-    if (isinstance(a, ct.BoolType) and not a) or (isinstance(b, ct.BoolType) and not b):
-        return ct.BoolType(False)
-    if isinstance(a, ct.BoolType) and isinstance(b, ct.BoolType):
-        return ct.BoolType(True)
-    return _logical_error(a, b)
-
-
-def op_or(a: Any, b: Any) -> Any:
-    if (isinstance(a, ct.BoolType) and a) or (isinstance(b, ct.BoolType) and b):
-        return ct.BoolType(True)
-    if isinstance(a, ct.BoolType) and isinstance(b, ct.BoolType):
-        return ct.BoolType(False)
-    return _logical_error(a, b)
-
-
-def _logical_error(a: Any, b: Any) -> CELEvalError:
-    if isinstance(a, CELEvalError):
-        return a
-    if not isinstance(a, ct.BoolType):
-        return err(NO_OVERLOAD)
-    return b if isinstance(b, CELEvalError) else err(NO_OVERLOAD)
-
-
-def op_not(a: Any) -> Any:
-    if isinstance(a, CELEvalError):
-        return a
-    return ct.BoolType(not a) if isinstance(a, ct.BoolType) else err(NO_OVERLOAD)
-
-
-def op_cond(cond: Any, left: Any, right: Any) -> Any:
-    if isinstance(cond, CELEvalError):
-        return cond
-    if not isinstance(cond, ct.BoolType):
-        return err(NO_OVERLOAD)
-    return left if cond else right
-
-
-# --- arithmetic ---
-
-def _go_div(a: int, b: int) -> int:
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b >= 0) else -q
-
-
-@strict
-def op_add(a: Any, b: Any) -> Any:
-    if _is(a, ct.IntType) and _is(b, ct.IntType):
-        return int64(int(a) + int(b))
-    if _is(a, ct.UintType) and _is(b, ct.UintType):
-        return uint64(int(a) + int(b))
-    if _is(a, ct.DoubleType) and _is(b, ct.DoubleType):
-        return ct.DoubleType(float(a) + float(b))
-    if _is(a, ct.StringType) and _is(b, ct.StringType):
-        return ct.StringType(str(a) + str(b))
-    if _is(a, ct.BytesType) and _is(b, ct.BytesType):
-        return ct.BytesType(bytes(a) + bytes(b))
-    if isinstance(a, ct.ListType) and isinstance(b, ct.ListType):
-        return ct.ListType([*a, *b])
-    if isinstance(a, ct.TimestampType | ct.DurationType) and isinstance(b, ct.DurationType):
-        return a + b
-    if isinstance(a, ct.DurationType) and isinstance(b, ct.TimestampType):
-        return b + a
-    return err(NO_OVERLOAD)
-
-
-@strict
-def op_sub(a: Any, b: Any) -> Any:
-    if _is(a, ct.IntType) and _is(b, ct.IntType):
-        return int64(int(a) - int(b))
-    if _is(a, ct.UintType) and _is(b, ct.UintType):
-        return uint64(int(a) - int(b))
-    if _is(a, ct.DoubleType) and _is(b, ct.DoubleType):
-        return ct.DoubleType(float(a) - float(b))
-    if isinstance(a, ct.TimestampType) and isinstance(b, ct.TimestampType | ct.DurationType):
-        return a - b
-    if isinstance(a, ct.DurationType) and isinstance(b, ct.DurationType):
-        return ct.DurationType(a - b)
-    return err(NO_OVERLOAD)
-
-
-@strict
-def op_mul(a: Any, b: Any) -> Any:
-    if _is(a, ct.IntType) and _is(b, ct.IntType):
-        return int64(int(a) * int(b))
-    if _is(a, ct.UintType) and _is(b, ct.UintType):
-        return uint64(int(a) * int(b))
-    if _is(a, ct.DoubleType) and _is(b, ct.DoubleType):
-        return ct.DoubleType(float(a) * float(b))
-    return err(NO_OVERLOAD)
-
-
-@strict
-def op_div(a: Any, b: Any) -> Any:
-    if (_is(a, ct.IntType) and _is(b, ct.IntType)) or (_is(a, ct.UintType) and _is(b, ct.UintType)):
-        if int(b) == 0:
-            return err("division by zero")
-        q = _go_div(int(a), int(b))
-        return int64(q) if _is(a, ct.IntType) else uint64(q)
-    if _is(a, ct.DoubleType) and _is(b, ct.DoubleType):
-        x, y = float(a), float(b)
-        if y == 0:
-            return ct.DoubleType(math.nan if x == 0 or math.isnan(x) else math.copysign(math.inf, x) *
-                                 math.copysign(1, y))
-        return ct.DoubleType(x / y)
-    return err(NO_OVERLOAD)
-
-
-@strict
-def op_mod(a: Any, b: Any) -> Any:
-    if (_is(a, ct.IntType) and _is(b, ct.IntType)) or (_is(a, ct.UintType) and _is(b, ct.UintType)):
-        if int(b) == 0:
-            return err("modulus by zero")
-        if int(a) == INT64_MIN and int(b) == -1:
-            return err("integer overflow")
-        r = int(a) - int(b) * _go_div(int(a), int(b))
-        return ct.IntType(r) if _is(a, ct.IntType) else ct.UintType(r)
-    return err(NO_OVERLOAD)
-
-
-@strict
-def op_neg(a: Any) -> Any:
-    if _is(a, ct.IntType):
-        return int64(-int(a))
-    if _is(a, ct.DoubleType):
-        return ct.DoubleType(-float(a))
-    return err(NO_OVERLOAD)
-
-
-# --- containers ---
-
-@strict
-def op_in(item: Any, container: Any) -> Any:
-    if isinstance(container, ct.ListType):
-        return ct.BoolType(any(equal(item, x) for x in container))
-    if isinstance(container, ct.MapType):
-        return ct.BoolType(map_find(container, item)[0])
-    return err(NO_OVERLOAD)
-
-
-def _list_index(idx: Any) -> int | CELEvalError:
-    if _is(idx, ct.IntType | ct.UintType):
-        return int(idx)
-    if _is(idx, ct.DoubleType) and float(idx).is_integer():
-        return int(idx)
-    return err(f"unsupported index type '{go_type_name(idx)}' in list")
-
-
-def index(container: Any, idx: Any, optional: bool = False) -> Any:
-    """``container[idx]`` with cel-go's attribute-resolution errors; ``optional`` gives ``[?idx]``."""
-    e = first_error(container, idx)
-    if e is not None:
-        return e
-    if isinstance(container, Optional):
-        if not container.present:
-            return NONE
-        return index(container.value, idx, optional=True)
-    if isinstance(container, ct.ListType):
-        i = _list_index(idx)
-        if isinstance(i, CELEvalError):
-            return i
-        if 0 <= i < len(container):
-            return Optional(container[i], True) if optional else container[i]
-        return NONE if optional else err(f"index out of bounds: {go_value(idx)}")
-    if isinstance(container, ct.MapType):
-        found, value = map_find(container, idx)
-        if found:
-            return Optional(value, True) if optional else value
-        return NONE if optional else err(f"no such key: {go_value(idx)}")
-    return NONE if optional else err(f"no such key: {go_value(idx)}")
-
-
-def select(operand: Any, name: str, optional: bool = False) -> Any:
-    """``operand.name`` (``.?name`` when ``optional``); optional-ness sticks to the rest of the path."""
-    if isinstance(operand, CELEvalError):
-        return operand
-    if isinstance(operand, Optional):
-        return select(operand.value, name, optional=True) if operand.present else NONE
-    if isinstance(operand, LazyFields) and name in operand:
-        value = operand.field(name)
-        return Optional(value, True) if optional and not isinstance(value, CELEvalError) else value
-    if isinstance(operand, AuthorizerVal) and name == "requestResource":
-        attrs = tuple(sorted(operand.request.items()))
-        value: Any = ResourceCheck(operand, attrs)
-        return Optional(value, True) if optional else value
-    return index(operand, ct.StringType(name), optional)
-
-
-def has_field(operand: Any, name: str) -> Any:
-    if isinstance(operand, CELEvalError):
-        return operand
-    if isinstance(operand, ct.MapType):
-        return ct.BoolType(map_find(operand, ct.StringType(name))[0])
-    if isinstance(operand, LazyFields):
-        return ct.BoolType(name in operand)
-    return ct.BoolType(False)
 
 
 @strict
@@ -395,11 +92,11 @@ def _parse_go_duration(text: str) -> datetime.timedelta | None:
 
 @strict
 def fn_int(v: Any) -> Any:
-    if _is(v, ct.IntType):
+    if is_kind(v, ct.IntType):
         return v
-    if _is(v, ct.UintType):
+    if is_kind(v, ct.UintType):
         return int64(int(v))
-    if _is(v, ct.DoubleType):
+    if is_kind(v, ct.DoubleType):
         f = float(v)
         if math.isnan(f) or not (INT64_MIN <= f < 2.0 ** 63):
             return err("integer overflow")
@@ -416,11 +113,11 @@ def fn_int(v: Any) -> Any:
 
 @strict
 def fn_uint(v: Any) -> Any:
-    if _is(v, ct.UintType):
+    if is_kind(v, ct.UintType):
         return v
-    if _is(v, ct.IntType):
+    if is_kind(v, ct.IntType):
         return uint64(int(v))
-    if _is(v, ct.DoubleType):
+    if is_kind(v, ct.DoubleType):
         f = float(v)
         if math.isnan(f) or not (0 <= f < 2.0 ** 64):
             return err("unsigned integer overflow")
@@ -464,9 +161,9 @@ def _format_double(f: float) -> str:
 def fn_string(v: Any) -> Any:
     if isinstance(v, ct.BoolType):
         return ct.StringType("true" if v else "false")
-    if _is(v, ct.IntType | ct.UintType):
+    if is_kind(v, ct.IntType | ct.UintType):
         return ct.StringType(str(int(v)))
-    if _is(v, ct.DoubleType):
+    if is_kind(v, ct.DoubleType):
         return ct.StringType(_format_double(float(v)))
     if isinstance(v, ct.StringType):
         return v
@@ -519,7 +216,7 @@ def fn_duration(v: Any) -> Any:
 def fn_timestamp(v: Any) -> Any:
     if isinstance(v, ct.TimestampType):
         return v
-    if _is(v, ct.IntType):
+    if is_kind(v, ct.IntType):
         return ct.TimestampType(datetime.datetime.fromtimestamp(int(v), datetime.UTC))
     if isinstance(v, ct.StringType):
         try:
@@ -603,7 +300,7 @@ def s_trim(s: str) -> Any:
 
 
 @strict
-def l_join(items: Any, sep: Any = ct.StringType("")) -> Any:
+def l_join(items: Any, sep: Any = "") -> Any:
     if not isinstance(items, ct.ListType) or not all(isinstance(x, ct.StringType) for x in items):
         return err(NO_OVERLOAD)
     return ct.StringType(str(sep).join(str(x) for x in items))
@@ -613,7 +310,7 @@ def _format_arg(verb: str, v: Any, precision: int | None) -> str | CELEvalError:
     if verb == "s":
         return _display(v)
     if verb == "d":
-        if not _is(v, ct.IntType | ct.UintType):
+        if not is_kind(v, ct.IntType | ct.UintType):
             return err("error during formatting: integer clause can only be used on integers, was given "
                        + go_type_name(v))
         return str(int(v))
@@ -623,7 +320,7 @@ def _format_arg(verb: str, v: Any, precision: int | None) -> str | CELEvalError:
                        + go_type_name(v))
         return f"{float(v):.{6 if precision is None else precision}{verb}}"
     if verb in "xXob":
-        if _is(v, ct.IntType | ct.UintType):
+        if is_kind(v, ct.IntType | ct.UintType):
             text = format(int(v), {"x": "x", "X": "X", "o": "o", "b": "b"}[verb])
         elif isinstance(v, ct.StringType | ct.BytesType) and verb in "xX":
             data = str(v).encode() if isinstance(v, ct.StringType) else bytes(v)
@@ -846,7 +543,7 @@ def _quantity_method(fn: Callable[..., Any]) -> Fn:
 def _q_other(v: Any) -> Fraction | None:
     if isinstance(v, Quantity):
         return v.value
-    if _is(v, ct.IntType):
+    if is_kind(v, ct.IntType):
         return Fraction(int(v))
     return None
 
@@ -972,15 +669,6 @@ def _decision(attr: str) -> Fn:
     return _authz_method(Decision, fn)
 
 
-OPERATORS: dict[str, Fn] = {
-    "_==_": op_eq, "_!=_": op_ne,
-    "_<_": _ordering(lambda c: c < 0), "_<=_": _ordering(lambda c: c <= 0),
-    "_>_": _ordering(lambda c: c > 0), "_>=_": _ordering(lambda c: c >= 0),
-    "_&&_": op_and, "_||_": op_or, "!_": op_not, "_?_:_": op_cond,
-    "_+_": op_add, "_-_": op_sub, "_*_": op_mul, "_/_": op_div, "_%_": op_mod, "-_": op_neg,
-    "_in_": op_in, "_[_]": index,
-}
-
 FUNCTIONS: dict[str, Fn] = {
     "size": fn_size,
     "contains": _str_method(lambda s, x: ct.BoolType(str(x) in s)),
@@ -1043,8 +731,5 @@ FUNCTIONS: dict[str, Fn] = {
 def functions() -> dict[str, Fn]:
     return {**OPERATORS, **FUNCTIONS}
 
-
-def iteration_error(v: Any) -> CELEvalError:
-    return err(f"got '{go_type_name(v)}', expected iterable type")
 
 

@@ -164,9 +164,9 @@ def tokenize(s: str) -> tuple[list[Token], list[Issue]]:
     while i < len(s):
         best: tuple[int, str] | None = None  # (end, kind)
 
-        def offer(end: int | None, kind: str) -> None:
+        def offer(end: int | None, kind: str, start: int = i) -> None:
             nonlocal best
-            if end is not None and end > i and (best is None or end > best[0]):
+            if end is not None and end > start and (best is None or end > best[0]):
                 best = (end, kind)
 
         m = _WS_RE.match(s, i)

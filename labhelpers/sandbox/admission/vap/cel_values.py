@@ -160,9 +160,6 @@ class Decision:
 
 
 def check(receiver: PathCheck | ResourceCheck, verb: str) -> Decision:
-    if isinstance(receiver, PathCheck):
-        attrs = {"path": receiver.path}
-    else:
-        attrs = dict(receiver.attrs)
+    attrs = {"path": receiver.path} if isinstance(receiver, PathCheck) else dict(receiver.attrs)
     decision, reason = receiver.authz.authorize(receiver.authz.user, verb, attrs)
     return Decision(decision, reason)
