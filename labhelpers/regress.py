@@ -347,7 +347,11 @@ def _tail(path: Path, n: int = 8) -> str:
 
 
 def run_one(nb_path: Path, name: str, cfg: RegressConfig, deadline: float, active: _Active) -> NotebookResult:
-    """Run one notebook on a fresh sandbox (or namespace) in a worker process and classify the outcome."""
+    """Run one notebook on a fresh sandbox (or namespace) in a worker process and classify the outcome.
+
+    The worker starts first and imports papermill while the sandbox boots; it executes the notebook only once
+    told the sandbox is up (the ``go`` file), so the two start-up costs overlap.
+    """
     import nbformat
 
     t0 = time.monotonic()
@@ -358,30 +362,34 @@ def run_one(nb_path: Path, name: str, cfg: RegressConfig, deadline: float, activ
         return NotebookResult(name, TIMEOUT, detail=f"not started: the overall timeout ({cfg.timeout:.0f}s) "
                                                     "was reached", output=str(out_nb))
     tmp = Path(tempfile.mkdtemp(prefix=f"regress-{name[:30]}-"))
-    sandbox_dir: Path | None = None
-    namespace = None
+    sandbox_dir = tmp / "sandbox" if cfg.backend == "sandbox" else None
+    namespace = None if sandbox_dir else _namespace_for(name)
     params: dict[str, Any] = {"backend": cfg.backend}
+    params.update({"sandbox_dir": str(sandbox_dir)} if sandbox_dir else {"namespace": namespace})
+    if cfg.clock_speed is not None:
+        params["clock_speed"] = cfg.clock_speed
+    params.update(cfg.parameters)
     failure: dict | None = None
+    proc = None
     try:
-        if cfg.backend == "sandbox":
+        proc = _start_worker(nb_path, out_nb, params, cfg, tmp, sandbox_dir)
+        active.add("procs", proc)
+        if sandbox_dir is not None:
             from .sandbox import Sandbox, SandboxError
 
-            sandbox_dir = tmp / "sandbox"
             active.add("sandboxes", sandbox_dir)
             try:
                 Sandbox(sandbox_dir).up(clock_speed=cfg.clock_speed or 1.0)
             except SandboxError as e:
                 failure = {"kind": "harness", "message": f"sandbox did not start: {e}"}
-            params["sandbox_dir"] = str(sandbox_dir)
-        else:
-            namespace = _namespace_for(name)
-            params["namespace"] = namespace
-        if cfg.clock_speed is not None:
-            params["clock_speed"] = cfg.clock_speed
-        params.update(cfg.parameters)
+        _signal_worker(tmp, "abort" if failure else "go")
         if failure is None:
-            failure = _run_worker(nb_path, out_nb, params, cfg, tmp, sandbox_dir, deadline, active)
+            failure = _wait_worker(proc, tmp, cfg, deadline)
     finally:
+        if proc is not None:
+            if proc.poll() is None:
+                _kill(proc)
+            active.discard("procs", proc)
         if sandbox_dir is not None:
             _stop_sandbox(sandbox_dir)
             active.discard("sandboxes", sandbox_dir)
@@ -410,31 +418,47 @@ def _keep_logs(tmp: Path, sandbox_dir: Path | None, output: Path, name: str) -> 
                 shutil.copyfile(src, dest)
 
 
-def _run_worker(nb_path: Path, out_nb: Path, params: dict, cfg: RegressConfig, tmp: Path,
-                sandbox_dir: Path | None, deadline: float, active: _Active) -> dict | None:
+def _start_worker(nb_path: Path, out_nb: Path, params: dict, cfg: RegressConfig, tmp: Path,
+                  sandbox_dir: Path | None) -> subprocess.Popen:
     work = tmp / "work"
     _copy_workdir(nb_path.parent, work)
     spec = {"input": str(nb_path), "output": str(out_nb), "parameters": params, "kernel_name": cfg.kernel_name,
             "cell_timeout": cfg.cell_timeout, "start_timeout": cfg.start_timeout, "cwd": str(work),
-            "allow_errors": cfg.student, "result": str(tmp / "result.json")}
+            "allow_errors": cfg.student, "result": str(tmp / "result.json"), "go": str(tmp / "go")}
     (tmp / "spec.json").write_text(json.dumps(spec))
     with open(tmp / "worker.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "labhelpers.regress", "_worker", str(tmp / "spec.json")],
+        return subprocess.Popen([sys.executable, "-m", "labhelpers.regress", "_worker", str(tmp / "spec.json")],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 env=_worker_env(sandbox_dir), start_new_session=True, cwd=work)
-    active.add("procs", proc)
+
+
+def _signal_worker(tmp: Path, word: str) -> None:
+    (tmp / "go.tmp").write_text(word)
+    os.replace(tmp / "go.tmp", tmp / "go")  # atomic: the worker never reads a half-written word
+
+
+def _wait_worker(proc: subprocess.Popen, tmp: Path, cfg: RegressConfig, deadline: float) -> dict | None:
     try:
         proc.wait(timeout=max(0.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
         _kill(proc)
         return {"kind": "timeout", "message": f"the overall timeout ({cfg.timeout:.0f}s) was reached"}
-    finally:
-        active.discard("procs", proc)
     try:
         return json.loads((tmp / "result.json").read_text())["failure"]
     except (OSError, ValueError, KeyError):
         return {"kind": "harness", "message": f"the worker exited with code {proc.returncode}: "
                                               f"{_tail(tmp / 'worker.log')}"}
+
+
+def _wait_for_go(path: Path, timeout: float = 180.0) -> bool:
+    """In the worker: wait until the parent says the cluster is ready (True) or gives up (False)."""
+    parent = os.getppid()
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and os.getppid() == parent:
+        with contextlib.suppress(FileNotFoundError):
+            return path.read_text() == "go"
+        time.sleep(0.02)
+    return False
 
 
 def _worker(spec_path: str) -> int:
@@ -446,6 +470,9 @@ def _worker(spec_path: str) -> int:
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     spec = json.loads(Path(spec_path).read_text())
+    if not _wait_for_go(Path(spec["go"])):
+        Path(spec["result"]).write_text(json.dumps({"failure": {"kind": "harness", "message": "aborted"}}))
+        return 1
     failure = None
     try:
         pm.execute_notebook(spec["input"], spec["output"], parameters=spec["parameters"],

@@ -208,7 +208,7 @@ def test_clusterpolicy_before_install_fails_as_without_the_crd(lab, k, workdir):
     r = k("get", "clusterpolicy")
     assert (r.rc, r.err) == (1, 'error: the server doesn\'t have a resource type "clusterpolicy"\n')
     r = k("get", "deployment", "-n", "kyverno", "kyverno")
-    assert (r.rc, r.err) == (1, 'Error from server (NotFound): deployments.apps "kyverno" not found\n')
+    assert (r.rc, r.err) == (1, 'Error from server (NotFound): namespaces "kyverno" not found\n')
 
 
 def test_labctl_install_kyverno(lab, k, workdir):
@@ -411,7 +411,14 @@ def test_exercise14_unsigned_denied(k, installed):
     assert (r.rc, r.out, r.err) == (1, "", UNSIGNED_DENIAL)
 
 
-def test_exercise14_unsigned_denied_for_a_deployment(k, installed):
+def test_exercise14_deployments_autogen(k, cosign, installed):
+    """The autogen rule checks the Pod template: signed is pinned in the Deployment, unsigned is denied."""
+    r = k("create", "deployment", "signed-web", "--image=docker.io/youruser/signed-app:v1.0", "-n", "registry-lab")
+    assert (r.rc, r.out) == (0, "deployment.apps/signed-web created\n"), r.err
+    digest = next(s["digest"] for s in cosign["signed_images"] if s["image"] == "docker.io/youruser/signed-app:v1.0")
+    r = k("get", "deployment", "signed-web", "-n", "registry-lab", "-o",
+          "jsonpath={.spec.template.spec.containers[0].image}")
+    assert r.out == f"docker.io/youruser/signed-app:v1.0@{digest}"
     r = k("create", "deployment", "web", "--image=docker.io/youruser/unsigned-app:v1.0", "-n", "registry-lab")
     assert r.rc == 1
     assert r.err == (
@@ -446,12 +453,32 @@ def test_wrong_key_denies_signed_app(k, workdir, installed):
         k("delete", "cpol", "wrong-key")
 
 
+def test_unknown_registry_is_a_rule_error(k, workdir, installed):
+    """A registry the sandbox DNS does not know: a network error, so a rule *error* (failurePolicy Fail blocks)."""
+    policy = yaml.safe_load((workdir / "require-signatures-policy.yaml").read_text())
+    policy["metadata"]["name"] = "unknown-host"
+    policy["spec"]["rules"][0]["verifyImages"][0]["imageReferences"] = ["unknown.example.com/*"]
+    (workdir / "unknown-host-policy.yaml").write_text(yaml.safe_dump(policy))
+    assert k("apply", "-f", "unknown-host-policy.yaml").rc == 0
+    try:
+        r = k("run", "unknown", "--image=unknown.example.com/app:1", "-n", "registry-lab")
+        assert r.rc == 1
+        assert r.err.endswith(
+            "  verify-signature: 'failed to verify image unknown.example.com/app:1: .attestors[0].entries[0].keys:\n"
+            "    Get \"https://unknown.example.com/v2/\": dial tcp: lookup unknown.example.com: no\n"
+            "    such host'\n")
+    finally:
+        k("delete", "cpol", "unknown-host")
+
+
 def test_verify_digest_without_mutate_digest(k, workdir, cosign, installed):
     """``mutateDigest: false`` leaves the tag, and the validating webhook's ``verifyDigest`` then denies it."""
     policy = yaml.safe_load((workdir / "require-signatures-policy.yaml").read_text())
     policy["metadata"]["name"] = "no-mutate"
     policy["spec"]["rules"][0]["verifyImages"][0]["mutateDigest"] = False
     (workdir / "no-mutate-policy.yaml").write_text(yaml.safe_dump(policy))
+    # Exercise 14's policy would pin the digest first (mutateDigest defaults to true): set it aside.
+    assert k("delete", "cpol", "verify-image-signatures").rc == 0
     assert k("apply", "-f", "no-mutate-policy.yaml").rc == 0
     try:
         r = k("run", "signed-app-3", "--image=docker.io/youruser/signed-app:v1.0", "-n", "registry-lab")
@@ -466,6 +493,7 @@ def test_verify_digest_without_mutate_digest(k, workdir, cosign, installed):
         assert (r.rc, r.out) == (0, "pod/signed-app-3 created\n"), r.err
     finally:
         k("delete", "cpol", "no-mutate")
+        assert k("apply", "-f", "require-signatures-policy.yaml").rc == 0
 
 
 def test_kyverno_reads_registries_with_its_own_credentials(k, workdir, installed):
@@ -497,11 +525,14 @@ def test_kyverno_reads_registries_with_its_own_credentials(k, workdir, installed
         assert k("apply", "-f", "require-signatures-policy.yaml").rc == 0
 
 
-def test_restart_keeps_kyverno_and_policies(lab, k, installed):
+def test_restart_keeps_kyverno_and_policies(lab, k, workdir, installed):
     lab.down()
     lab.up()
+    shutil.copy(lab.kubeconfig, workdir / "kubeconfig")  # the learner's KUBECONFIG is the sandbox's own file
     assert kyverno_info(lab.dir)["installed"] is True
-    names = [x[0] for x in rows(k("get", "cpol"))[1:]]
+    r = k("get", "cpol")
+    assert r.rc == 0, r.err
+    names = [x[0] for x in rows(r)[1:]]
     assert names == ["restrict-registries", "verify-image-signatures"]
     r = k("run", "unsigned-app", "--image=docker.io/youruser/unsigned-app:v1.0", "-n", "registry-lab")
     assert (r.rc, r.err) == (1, UNSIGNED_DENIAL)

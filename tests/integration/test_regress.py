@@ -315,3 +315,12 @@ def test_a_real_lab_notebook_passes(tmp_path):
     r = regress_cli("--notebooks", str(notebooks[0]), "--output", str(out), "--timeout", "900")
     assert r.returncode == 0, r.stdout + r.stderr
     assert summary_rows(out)[notebooks[0].stem]["status"] == "passed"
+
+
+def test_worker_waits_for_the_parents_word(tmp_path):
+    go = tmp_path / "go"
+    assert regress._wait_for_go(go, timeout=0.2) is False  # no word: gives up
+    regress._signal_worker(tmp_path, "abort")
+    assert regress._wait_for_go(go, timeout=1) is False
+    regress._signal_worker(tmp_path, "go")
+    assert regress._wait_for_go(go, timeout=1) is True

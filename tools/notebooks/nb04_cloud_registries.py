@@ -87,19 +87,20 @@ def cells():
             """),
         code(r'''
             # Exercise 8 as in the seed (the kubectl part), when the AWS CLI is installed.
-            if shutil.which("aws"):
-                sh(rf"""
-                AWS_ACCOUNT_ID="123456789012"
-                AWS_REGION="us-east-1"
-                ECR_URL="${{AWS_ACCOUNT_ID}}.dkr.ecr.${{AWS_REGION}}.amazonaws.com"
+            exercise8 = rf"""
+            AWS_ACCOUNT_ID="123456789012"
+            AWS_REGION="us-east-1"
+            ECR_URL="${{AWS_ACCOUNT_ID}}.dkr.ecr.${{AWS_REGION}}.amazonaws.com"
 
-                kubectl delete secret ecr-secret -n {ns} --ignore-not-found
-                kubectl create secret docker-registry ecr-secret \
-                  --docker-server=${{ECR_URL}} \
-                  --docker-username=AWS \
-                  --docker-password=$(aws ecr get-login-password --region ${{AWS_REGION}}) \
-                  -n {ns}
-                """)
+            kubectl delete secret ecr-secret -n {ns} --ignore-not-found
+            kubectl create secret docker-registry ecr-secret \
+              --docker-server=${{ECR_URL}} \
+              --docker-username=AWS \
+              --docker-password=$(aws ecr get-login-password --region ${{AWS_REGION}}) \
+              -n {ns}
+            """
+            if shutil.which("aws"):
+                sh(exercise8, reveal=True)  # no password in the script or its output: the token stays inside $(...)
             else:
                 print("AWS CLI not installed: the next cell does the same with boto3")
             ''', "ex8-cli"),
@@ -138,7 +139,7 @@ def cells():
             """),
         predict("What happens to the two pods?", [
             "both keep running: the kubelet refreshes ECR tokens itself",
-            "the first keeps running, the second cannot pull: 401 Unauthorized",
+            "the first keeps running, the second cannot pull",
             "both fail: running containers are stopped when their pull secret expires",
         ], "predict-ecr-expiry"),
         code("""
@@ -172,14 +173,16 @@ def cells():
                 time.sleep(lifetime + 2)
                 pull_pod("ecr-after-expiry", f"{ECR_URL}/my-app:v1.0", "ecr-secret")
                 pods.wait_for_pod(api, "ecr-after-expiry", ns, until=pull_failing, timeout=60)
-                display(pods.pods_table(api, ns))
+                table = pods.pods_table(api, ns)
+                display(table[table["NAME"].str.startswith("ecr-")])
                 display(pods.pod_events_table(api, "ecr-after-expiry", ns))
             """, "observe-ecr-expiry"),
         explain("Why", """
             The kubelet uses a pull secret only while pulling. `ecr-before-expiry` pulled while the token was
             valid, and a running container is never re-checked, so it keeps running. `ecr-after-expiry` needs a
-            pull (`imagePullPolicy: Always`), the kubelet sends the expired token, and ECR answers **401
-            Unauthorized**: *ErrImagePull*, then *ImagePullBackOff*. The same happens to any pod that lands on a
+            pull (`imagePullPolicy: Always`), the kubelet sends the expired token, and ECR refuses it with **403
+            Forbidden** (real ECR adds *Your authorization token has expired*): *ErrImagePull*, then
+            *ImagePullBackOff*. The same happens to any pod that lands on a
             node without the image (a reschedule, a scale-up) once 12 hours have passed. The secret must be
             refreshed before the token expires: the seed's CronJob idea, done right below, or no secret at all (the
             kubelet credential provider, at the end of this notebook).
@@ -191,7 +194,8 @@ def cells():
                 pods.wait_for_pod(api, "ecr-after-expiry", ns, timeout=120, fail_fast=False)
                 restart_sandbox(clock_speed)
                 fresh_ecr_secret()
-                display(pods.pods_table(api, ns))
+                table = pods.pods_table(api, ns)
+                display(table[table["NAME"].str.startswith("ecr-")])
             """, "fix-ecr-expiry"),
         md("""
             ### The seed's refresher CronJob, and what is wrong with it
@@ -209,7 +213,9 @@ def cells():
         ], "predict-heredoc"),
         code(r'''
             # Observe: the seed's heredoc, run in a shell where Exercise 8's variables are set.
-            sh(r"""
+            from labhelpers.shell import mask_text
+
+            written = sh(r"""
             AWS_ACCOUNT_ID="123456789012"
             AWS_REGION="us-east-1"
             ECR_URL="${AWS_ACCOUNT_ID}.dkr.ecr.${AWS_REGION}.amazonaws.com"
@@ -243,7 +249,8 @@ def cells():
                       restartPolicy: OnFailure
             EOF
             grep -n -A3 'kubectl create secret' ecr-credential-refresher.yaml
-            """, cwd=work)
+            """, cwd=work, show=False)
+            print(mask_text(written.stdout + written.stderr))  # the script is above; only its output is shown, masked
             ''', "observe-heredoc"),
         explain("Why, and the other three bugs", """
             The heredoc delimiter is unquoted (`<<EOF`), so bash expands `${ECR_URL}`, `${AWS_REGION}` and runs
@@ -357,7 +364,7 @@ def cells():
                         - {name: work, mountPath: /work}
             EOF
             grep -n 'get-login-password' ecr-credential-refresher.yaml
-            """, cwd=work)
+            """, cwd=work, reveal=True)  # no password in it: shown unmasked so that the printf formats stay readable
             ''', "refresher-file"),
         md("""
             Apply it. The API server validates everything; the RBAC objects are created for real. The CronJob is
@@ -386,8 +393,9 @@ def cells():
             job_dir.mkdir(exist_ok=True)
             if shutil.which("aws"):
                 os.environ.update(ECR_URL=ECR_URL, AWS_REGION=AWS_REGION, NAMESPACE=ns)
-                sh(script.replace("/work/", f"{job_dir}/") + f"kubectl {' '.join(pod_spec['containers'][0]['args'])}"
-                   .replace("/work/", f"{job_dir}/"))
+                apply = "kubectl " + " ".join(pod_spec["containers"][0]["args"])
+                # no password in the script or in kubectl's output: shown unmasked so that the printf formats stay readable
+                sh((script + apply).replace("/work/", f"{job_dir}/"), reveal=True)
             else:
                 print("AWS CLI not installed: refreshing with boto3 instead")
                 fresh_ecr_secret()
@@ -437,7 +445,7 @@ def cells():
             ''', "ex9-kubectl"),
         code("""
             # The labhelpers equivalent (unchanged), and pods pulling from both registries.
-            key_text = gcr_key_file.read_text()
+            key_text = gcr_key_file.read_text().rstrip("\\n")  # $(cat FILE) drops the final newline too
             for name, server, extra in (("gcr-secret", "gcr.io", "user@example.com"),
                                         ("gar-secret", "us-central1-docker.pkg.dev", None)):
                 secrets.create_secret(api, secrets.docker_registry_secret(name, server, "_json_key", key_text, extra,

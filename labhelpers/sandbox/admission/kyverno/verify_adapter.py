@@ -233,7 +233,12 @@ def _verify_entry(fleet: RegistryFleet, registry: Registry, rule_name: str, entr
         return []
     creds = (entry.get("imageRegistryCredentials") or {}).get("secrets") or []
     fetch = _fetch_client(fleet, kyverno_pull_secrets(registry, [str(s) for s in creds]))
-    outcomes: list[ImageVerification] = kyverno_verify_images(entry, [img for _, img in checked], fetch)
+    try:
+        outcomes: list[ImageVerification] = kyverno_verify_images(entry, [img for _, img in checked], fetch)
+    except Exception as e:  # e.g. a registry that never answers: an error result, as a webhook timeout would be
+        log.exception("image verification for rule %s failed", rule_name)
+        return [RuleResult(rule_name, RuleStatus.ERROR, f"failed to verify image {_kyverno_name(img)}: {e}")
+                for _, img in checked]
     results = []
     has_attestors = bool(entry.get("attestors") or entry.get("attestations"))
     for o in outcomes:
