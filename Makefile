@@ -8,7 +8,7 @@ KUBECTL_VERSION ?= 1.33
 KUBECTL_TEST_VERSIONS ?= 1.32 1.37
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup system-deps lab sandbox-up sandbox-down test test-kubectls lint bench clean
+.PHONY: setup system-deps lab sandbox-up sandbox-down test test-kubectls test-ui screenshots lint bench clean
 
 setup: $(VENV)/.installed $(BIN)/kubectl system-deps
 
@@ -25,11 +25,12 @@ $(BIN)/kubectl: | $(VENV)/.installed
 
 # Real registries (CNCF Distribution) and the Notary server come from Debian packages; install them when we can.
 system-deps:
-	@if ! command -v docker-registry >/dev/null 2>&1 || ! command -v notary-server >/dev/null 2>&1; then \
+	@if ! command -v docker-registry >/dev/null 2>&1 || ! command -v notary-server >/dev/null 2>&1 \
+	    || ! command -v chromium >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry notary >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry notary chromium >/dev/null; \
 	  else \
-	    echo "note: docker-registry/notary missing; as root run: apt-get install docker-registry notary"; \
+	    echo "note: docker-registry/notary/chromium missing; as root run: apt-get install docker-registry notary chromium"; \
 	  fi; \
 	fi
 
@@ -59,6 +60,12 @@ test-kubectls: $(VENV)/.installed
 
 test: setup lint test-kubectls
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+test-ui: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/ui
+
+screenshots: setup  # refresh docs/jupyterlab-01-imagepullsecrets.png
+	LAB_SCREENSHOT_DIR=docs $(BIN)/python -m pytest -q -p no:cacheprovider tests/ui
 
 bench: setup
 	$(BIN)/python benchmarks/sandbox.py

@@ -175,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_policy_cli(sub)
 
+    from .regress import add_cli as add_regress_cli
+
+    add_regress_cli(sub)
+
     from .kyverno import KYVERNO_VERSION
 
     inst = sub.add_parser("install", help="install cluster add-ons the lab uses")

@@ -107,7 +107,9 @@ class Result:
         return "\n".join(parts)
 
     def _repr_html_(self) -> str:
-        out = [f'<div style="font-family: monospace;"><div style="color: #57606a;">$ {html.escape(self.shown)}</div>']
+        # <pre>, not <div>: keeps multi-line scripts intact, and JupyterLab does not typeset "$...$" in it as math.
+        out = [f'<div style="font-family: monospace;"><pre style="margin: 0; white-space: pre-wrap; '
+               f'color: #57606a;">$ {html.escape(self.shown)}</pre>']
         if self.stdout:
             out.append(f'<pre style="margin: 0;">{html.escape(self._mask(self.stdout.rstrip()))}</pre>')
         if self.stderr:

@@ -7,6 +7,7 @@ well (cells are idempotent), and no demo password, token or key may appear in cl
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import json
 import sys
@@ -78,10 +79,8 @@ def demo_secrets(sandbox: Sandbox) -> dict[str, str]:
                 out[password] = label
             if password:
                 out[base64.b64encode(f"{user['username']}:{password}".encode()).decode()] = label + " (auth)"
-            try:  # a service-account key: its private key must not show either
+            with contextlib.suppress(ValueError, TypeError, KeyError):  # a key file: its private key must not show
                 out[json.loads(password)["private_key"].strip()] = label + " (private_key)"
-            except (ValueError, TypeError, KeyError):
-                pass
     aws = info.get("aws") or {}
     if aws.get("secret_access_key"):
         out[aws["secret_access_key"]] = "AWS secret access key"
@@ -181,5 +180,5 @@ def test_committed_notebooks_are_generated_and_output_free() -> None:
         assert len(tagged) == 1, f"{name}: exactly one parameters cell"
         names = {line.split("=")[0].strip() for line in tagged[0].source.splitlines()
                  if "=" in line and not line.startswith("#")}
-        assert BASE_PARAMETERS <= names, f"{name}: missing parameters {BASE_PARAMETERS - names}"
+        assert names >= BASE_PARAMETERS, f"{name}: missing parameters {BASE_PARAMETERS - names}"
         assert nb.metadata.kernelspec.name == "python3"

@@ -1,8 +1,8 @@
 """Notebook 01 rendered by JupyterLab in headless Chromium: the tables a learner sees are real HTML tables.
 
 papermill and the unit tests only check the data; this test checks what a person sees: JupyterLab renders the
-``dockerconfig_table`` and ``pod_events_table`` outputs as styled HTML tables, no cell fails, and no demo password
-reaches the page. Chromium is Debian's (``apt-get install chromium``) driven by Playwright's Python package through
+``dockerconfig_table`` and ``pod_events_table`` outputs as styled HTML tables, draws the progress widget, no cell
+fails, and no demo password reaches the page. The notebook runs once (module fixture); each test checks one thing. Chromium is Debian's (``apt-get install chromium``) driven by Playwright's Python package through
 ``executable_path``: no browser download. Set ``LAB_SCREENSHOT_DIR=docs`` to refresh the committed screenshot.
 """
 
@@ -45,7 +45,7 @@ SCROLLER = ".jp-NotebookPanel .jp-WindowedPanel-outer"  # the notebook's scrolli
 RUN_TIMEOUT_MS = 600_000  # the whole notebook: pods pull and back off in real time (clock speed 1)
 
 # JupyterLab user settings for the run: no news/update checks (no network here) and every cell in the DOM
-# (the default windowing mode leaves off-screen cells unrendered, which hides them from the DOM and the screenshot).
+# (the default windowing modes may skip rendering off-screen cells, hiding them from the DOM and the screenshot).
 LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
                                                                         "checkForUpdates": False},
@@ -335,8 +335,6 @@ def test_no_demo_password_in_outputs(rendered: Rendered) -> None:
     assert not leaked, f"demo credentials rendered in the outputs: {leaked} (screenshot: {rendered.screenshot})"
 
 
-@pytest.mark.xfail(strict=True, reason="labhelpers/shell.py shows the command in a <div>: JupyterLab folds its "
-                                       "lines into one and MathJax typesets $(...) ... $ spans as formulas")
 def test_shell_commands_render_verbatim(rendered: Rendered) -> None:
     """sh()'s echoed script reads as bash would: one command per line, `$(...)` left as text."""
     shown = rendered.output_of("registry-secret.yaml")

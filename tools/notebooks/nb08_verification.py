@@ -241,6 +241,21 @@ def cells():
             course.run(quiet=True)
             course.table()
             """, "course-checks"),
+        md("## Self-check"),
+        code("""
+            # Self-check: a verification that can fail, and a lab that passes it.
+            verify = checks.Checks("Self-check: verification")
+            verify.add(lambda: (good_run.returncode == 0, f"exit status {good_run.returncode}"),
+                       f"the corrected script passes on {ns}", f"the corrected script fails on {ns}",
+                       "read its ❌ lines: they name the exercise to redo")
+            verify.add(lambda: (empty_fixed.returncode > 0, f"exit status {empty_fixed.returncode}"),
+                       f"the corrected script fails on the empty namespace {empty}",
+                       "the corrected script does not fail on an empty namespace",
+                       "each test must use `if command; then` and count failures into the exit status")
+            verify.add(lambda: (course.ok, f"{sum(r.ok for r in course.results)}/{len(course.results)} checks"),
+                       "every exercise verified", "some exercises are not done", "see the table above")
+            _ = verify.run()
+            """, "self-check"),
         md("""
             ## What changed since the seed was written
 
