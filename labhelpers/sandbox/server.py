@@ -19,7 +19,7 @@ from pathlib import Path
 from aiohttp import web
 
 from . import pki
-from .apiserver import admission, discovery
+from .apiserver import admission
 from .apiserver.http import build_app
 from .apiserver.objects import Registry
 from .apiserver.store import Store
@@ -38,7 +38,6 @@ async def serve(state: Path, port: int, clock_speed: float) -> None:
 
     vap.install(registry)  # ValidatingAdmissionPolicy runs before webhooks (Kyverno), as in kube-apiserver
     app = build_app(registry, token)
-    app.middlewares.append(_openapi_v2)
 
     from .admin import KyvernoInstaller, build_admin_app, restore_registries
     from .node import LabNode
@@ -118,33 +117,6 @@ async def serve(state: Path, port: int, clock_speed: float) -> None:
             (state / name).unlink()
 
 
-# --- /openapi/v2 -------------------------------------------------------------------------------------------
-# kubectl validates a kind that is missing from /openapi/v3 (e.g. ClusterPolicy before Kyverno is installed)
-# against /openapi/v2 and skips the check when v2 does not describe it either; a 404 there would instead fail
-# with "error validating data". An empty Swagger document lets kubectl reach its real error ("resource mapping
-# not found ... ensure CRDs are installed first"). Every served kind is in v3, which kubectl prefers.
-# TODO(apiserver owner): serve this from apiserver/http.py (Handlers.openapi_v2) and drop the middleware.
-
-
-def _pb_string(field: int, value: bytes) -> bytes:
-    return bytes([field << 3 | 2, len(value)]) + value
-
-
-_V2_INFO = {"title": "Kubernetes", "version": "v" + discovery.VERSION["gitVersion"].lstrip("v").split("-")[0]}
-# gnostic openapi_v2.Document{swagger: "2.0", info: Info{title, version}}: what client-go unmarshals.
-OPENAPI_V2_PB = _pb_string(1, b"2.0") + _pb_string(2, _pb_string(1, _V2_INFO["title"].encode())
-                                                   + _pb_string(2, _V2_INFO["version"].encode()))
-OPENAPI_V2_JSON = {"swagger": "2.0", "info": _V2_INFO, "paths": {}, "definitions": {}}
-
-
-@web.middleware
-async def _openapi_v2(request: web.Request, handler):
-    if request.path != "/openapi/v2" or request.method != "GET":
-        return await handler(request)
-    if "protobuf" in request.headers.get("Accept", ""):
-        return web.Response(body=OPENAPI_V2_PB, headers={
-            "Content-Type": "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"})
-    return web.json_response(OPENAPI_V2_JSON)
 
 
 def _write_json(path: Path, data: dict) -> None:

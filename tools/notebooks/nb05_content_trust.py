@@ -380,10 +380,8 @@ def cells():
             """),
         md("""
             ## What replaced content trust: cosign (and Notation)
-            """),
-        md(RETIREMENT, "retirement-again"),
-        md("""
-            **cosign** (Sigstore) stores signatures **in the registry, next to the image**: the signature of manifest
+
+            Docker's retirement notes (the box at the top) point to two successors. **cosign** (Sigstore) stores signatures **in the registry, next to the image**: the signature of manifest
             `sha256:<hex>` is an OCI artifact tagged `sha256-<hex>.sig` in the same repository, signed with a key pair
             (`cosign generate-key-pair`) or *keyless* with a short-lived certificate for your identity. There is no
             separate trust server to run. **Notation** (the Notary Project's v2) also stores signatures in the registry,

@@ -103,7 +103,16 @@ class ApiHandler:
         return json_response(discovery.legacy_api_groups())
 
     async def openapi_v2(self, request: web.Request) -> web.Response:
-        return error_response(ApiError(404, "NotFound", "the server could not find the requested resource"))
+        """An empty Swagger 2.0 document, as protobuf when asked (kubectl asks for nothing else).
+
+        kubectl validates a kind missing from /openapi/v3 (a ClusterPolicy before Kyverno is installed) against
+        v2 and skips the check when v2 does not describe it; a 404 here would fail with "error validating data"
+        instead of kubectl's real "resource mapping not found ... ensure CRDs are installed first".
+        """
+        if "protobuf" in request.headers.get("Accept", ""):
+            return web.Response(body=OPENAPI_V2_PB, headers={
+                "Content-Type": "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"})
+        return json_response(OPENAPI_V2_JSON)
 
     async def openapi_v3_index(self, request: web.Request) -> web.Response:
         return web.Response(body=_dumps(openapi.index(resources.all_resources())), content_type="application/json")
@@ -442,6 +451,17 @@ class ApiHandler:
         return resp
 
 
+def _pb_string(field: int, value: bytes) -> bytes:
+    return bytes([field << 3 | 2, len(value)]) + value
+
+
+_V2_INFO = {"title": "Kubernetes", "version": "v" + discovery.VERSION["gitVersion"].lstrip("v").split("-")[0]}
+# gnostic openapi_v2.Document{swagger: "2.0", info: Info{title, version}}: what client-go unmarshals.
+OPENAPI_V2_PB = _pb_string(1, b"2.0") + _pb_string(2, _pb_string(1, _V2_INFO["title"].encode())
+                                                   + _pb_string(2, _V2_INFO["version"].encode()))
+OPENAPI_V2_JSON = {"swagger": "2.0", "info": _V2_INFO, "paths": {}, "definitions": {}}
+
+
 def _key(o: dict) -> tuple[str, str]:
     m = o.get("metadata", {})
     return (m.get("namespace", ""), m.get("name", ""))
@@ -452,6 +472,7 @@ def build_app(registry: Registry, token: str) -> web.Application:
     app = web.Application(middlewares=[h.middleware], client_max_size=8 * 1024 * 1024)
     app[HANDLER_KEY] = h
     app.router.add_get("/version", h.version)
+    app.router.add_get("/version/", h.version)  # the official client's VersionApi uses the slash
     app.router.add_get("/healthz", h.health)
     app.router.add_get("/readyz", h.health)
     app.router.add_get("/livez", h.health)
