@@ -140,6 +140,9 @@ def test_notebook_runs_headless(lab: dict, run: int, name: str) -> None:
     nb = nbformat.read(out, as_version=4)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+    texts = [t for c in nb.cells for o in c.get("outputs", []) for t in _cell_texts(o)]
+    stuck = [t for t in texts if "did not become" in t]
+    assert not stuck, f"{name} run {run}: a wait timed out:\n{stuck[0]}"
     self_checks = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# Self-check")]
     assert self_checks, f"{name} has no self-check cell"
     failed = [t for c in self_checks for o in c.outputs for t in _cell_texts(o) if "❌" in t]

@@ -172,7 +172,7 @@ def cells():
             # The fix: correct the token in the secret; the kubelet's next retry (after its back-off) pulls.
             secrets.create_secret(api, secrets.secret_from_docker_config("multi-registry-stale", config, namespace=ns),
                                   replace=True)
-            pods.wait_for_pod(api, "multi-stale", ns, timeout=120)
+            pods.wait_for_pod(api, "multi-stale", ns, timeout=180, fail_fast=False)
             kubectl("get", "pod", "multi-stale", "-n", ns)
             """, "fix-stale-entry"),
         md("## Self-check"),

@@ -49,7 +49,9 @@ def cells():
             ## Exercise 15: debug ImagePullBackOff
 
             The seed's broken pod pulls a private image and names a secret that does not exist. (The seed's
-            manifest has no namespace; we pass `-n`.)
+            manifest has no namespace; we pass `-n`. We also add `imagePullPolicy: Always`: once this notebook
+            has run, the image is cached on the node and an `IfNotPresent` pod would start without any pull, as
+            notebook 02 showed.)
             """),
         predict("""
             A few seconds after `kubectl apply`, what does `kubectl get pod broken-pod` show, and which *warning*
@@ -71,6 +73,7 @@ def cells():
               containers:
               - name: app
                 image: docker.io/private/image:v1.0
+                imagePullPolicy: Always   # added: after a first run the image is cached on the node (notebook 02)
               imagePullSecrets:
               - name: wrong-secret
             EOF
@@ -122,7 +125,8 @@ def cells():
             broken = json.loads(kubectl("get", "pod", "broken-pod", "-n", ns, "-o", "json", show=False).stdout)
             kubectl("delete", "pod", "broken-pod", "-n", ns, "--wait=true")
             fixed = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "broken-pod", "namespace": ns},
-                     "spec": {"containers": [{"name": c["name"], "image": c["image"]} for c in broken["spec"]["containers"]],
+                     "spec": {"containers": [{"name": c["name"], "image": c["image"], "imagePullPolicy": "Always"}
+                                             for c in broken["spec"]["containers"]],
                               "imagePullSecrets": [{"name": "dockerhub-secret"}]}}
             kubectl("apply", "-f", "-", input=json.dumps(fixed))
             pods.wait_for_pod(api, "broken-pod", ns, timeout=90)
