@@ -53,8 +53,12 @@ def server_error_text(exc: ApiException) -> str:
 
 def current_namespace(default: str = "default") -> str:
     """The namespace of the kubeconfig's current context (what kubectl uses without ``-n``)."""
+    import os
+
+    # The client's KUBE_CONFIG_DEFAULT_LOCATION is read once at import, before connect() may set KUBECONFIG.
+    path = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
     try:
-        _, active = config.list_kube_config_contexts()
+        _, active = config.list_kube_config_contexts(config_file=path)
     except Exception:
         return default
     return ((active or {}).get("context") or {}).get("namespace") or default

@@ -52,6 +52,8 @@ def build(module: ModuleType) -> nbformat.NotebookNode:
             node = nbformat.v4.new_code_cell(cell.source, id=cell_id)
         if cell.tags:
             node.metadata["tags"] = list(cell.tags)
+        if cell.hidden:
+            node.metadata["jupyter"] = {"source_hidden": True}
         cells.append(node)
     nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": dict(KERNELSPEC),
                                                           "language_info": dict(LANGUAGE_INFO),

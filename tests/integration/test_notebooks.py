@@ -57,8 +57,8 @@ def _cell_texts(output: dict) -> list[str]:
 
 
 def leaked(nb: nbformat.NotebookNode, secrets: dict[str, str]) -> list[str]:
-    """``cell N: <label>`` for every secret that appears in clear in an output of the notebook."""
-    found = []
+    """``cell N: <label>`` for every secret that appears in clear in an output (or the saved widget state)."""
+    found = [f"metadata: {label}" for value, label in secrets.items() if value in json.dumps(nb.metadata)]
     for index, cell in enumerate(nb.cells):
         for output in cell.get("outputs", []):
             for text in _cell_texts(output):

@@ -3,6 +3,9 @@
 Each module defines ``FILENAME`` (the notebook's name under ``notebooks/``), ``TITLE`` and ``cells()``, which
 returns the notebook's cells built with :mod:`notebooks.common` (``md``, ``code``, the shared parameter and
 setup cells). Keeping the cells in Python makes the notebooks reproducible and reviewable as code.
+
+To add a notebook (05-content-trust, 06-admission-control ...), write ``nbNN_name.py`` with those three names and
+list it in :data:`MODULES` in course order; ``python tools/build_notebooks.py`` then writes it.
 """
 
 MODULES = [

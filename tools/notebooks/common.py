@@ -18,6 +18,7 @@ class Cell:
     source: str
     slug: str
     tags: tuple[str, ...] = field(default_factory=tuple)
+    hidden: bool = False  # source collapsed in JupyterLab (plumbing a learner need not read)
 
 
 def _slug(text: str) -> str:
@@ -35,11 +36,11 @@ def md(text: str, slug: str | None = None) -> Cell:
     return Cell("markdown", body, slug or _slug(body.lstrip("#").split("\n")[0]))
 
 
-def code(text: str, slug: str | None = None, tags: tuple[str, ...] = ()) -> Cell:
+def code(text: str, slug: str | None = None, tags: tuple[str, ...] = (), hidden: bool = False) -> Cell:
     """A code cell (dedented); the slug defaults to the first comment's words."""
     body = _clean(text)
     first = body.split("\n")[0].lstrip("# ")
-    return Cell("code", body, slug or _slug(first), tags)
+    return Cell("code", body, slug or _slug(first), tags, hidden)
 
 
 def predict(question: str, options: list[str] | None = None, slug: str = "predict") -> Cell:
@@ -134,7 +135,7 @@ print(f"connected to {api.configuration.host} ({backend}); namespace {ns}; files
 
 def setup() -> list[Cell]:
     """The setup cell and the cell that makes sure the lab namespace exists."""
-    return [code(SETUP, "setup"),
+    return [code(SETUP, "setup", hidden=True),
             code("""
                 # Make sure the lab namespace exists (00-setup creates it; this keeps every notebook standalone).
                 ensure_namespace(ns)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import code, explain, header, md, parameters, predict, setup
+from .common import SETUP, code, explain, header, md, parameters, predict
 
 FILENAME = "00-setup.ipynb"
 TITLE = "Lab 03 · 00 Setup: the lab cluster and your tools"
@@ -40,24 +40,26 @@ def cells():
             the sandbox, so pulls of the lab's images will fail there unless you substitute your own.
             """),
         parameters(),
-        *setup()[:1],
         md("""
             ## The doctor
 
-            The next cell checks everything the lab needs and says what is missing and how to fix it. Re-run it
-            after fixing something.
+            The doctor checks everything the lab needs and says what is missing and how to fix it: first the tools
+            on this machine (before anything is started), then, once connected, the cluster and the registries.
+            Re-run a doctor cell after fixing something.
             """),
         code('''
-            # Doctor: check the environment; every ❌ line says how to fix it.
+            # Doctor, part 1: the tools on this machine (nothing is started yet); every ❌ says how to fix it.
             import importlib.util
             import json
             import shutil
+            import subprocess
             import sys
 
+            import pandas as pd
+
+            from labhelpers import checks
             from labhelpers.sandbox.registries.distribution import registry_binary
             from labhelpers.tools import kubectl as kubectl_tool
-
-            doctor = checks.Checks("Lab doctor")
 
 
             def python_ok():
@@ -68,38 +70,8 @@ def cells():
                 path = kubectl_tool.which()
                 if not path:
                     return False, "no kubectl next to Python or on PATH"
-                out = kubectl("version", "--client", "-o", "json", show=False)
-                return out.ok, f"{json.loads(out.stdout)['clientVersion']['gitVersion']} at {path}" if out.ok else out.stderr
-
-
-            def cluster_ok():
-                out = kubectl("version", "-o", "json", show=False)
-                versions = json.loads(out.stdout or "{}")
-                if "serverVersion" not in versions:
-                    return False, (out.stderr.strip().splitlines() or ["no answer"])[-1]
-                server, mine = versions["serverVersion"], versions["clientVersion"]
-                skew = abs(int(mine["minor"].rstrip("+")) - int(server["minor"].rstrip("+")))
-                return skew <= 1, (f"server {server['gitVersion']}, kubectl {mine['gitVersion']} "
-                                   "(supported skew: one minor version)")
-
-
-            def sandbox_ok():
-                if backend != "sandbox":
-                    return True, f"backend {backend!r}: using the cluster KUBECONFIG names"
-                st = sandbox.info()
-                return st["running"], f"{st.get('api_url')} (pid {st.get('pid')}), clock speed {st.get('clock_speed')}"
-
-
-            def registries_ok():
-                if backend != "sandbox":
-                    return False, "the lab's demo registries exist only in the sandbox"
-                answered, silent = [], []
-                for reg in sandbox.info().get("registries", []):
-                    probe = labhelpers.probe_registry(f"https://{reg['host']}/v2/", sandbox_dir=sandbox_dir, timeout=5)
-                    (answered if probe.attrs["status"] in (200, 401) else silent).append(reg["host"])
-                if silent:
-                    return False, "no answer from " + ", ".join(silent)
-                return bool(answered), f"{len(answered)} registries answer: " + ", ".join(answered)
+                out = subprocess.run([path, "version", "--client", "-o", "json"], capture_output=True, text=True)
+                return out.returncode == 0, f"{json.loads(out.stdout)['clientVersion']['gitVersion']} at {path}"
 
 
             def registry_binary_ok():
@@ -115,31 +87,79 @@ def cells():
                 return lambda: (shutil.which(name) is not None, shutil.which(name) or f"{name} not on PATH")
 
 
-            doctor.add(python_ok, "Python 3.11+", "Python is older than 3.11", "use the project venv: make lab")
-            doctor.add(kubectl_ok, "kubectl installed", "kubectl missing",
-                       "labctl tools install-kubectl --version 1.33 (or make setup)")
-            doctor.add(cluster_ok, "cluster answers; kubectl version matches", "cluster unreachable or kubectl too far "
-                       "from the server version", "start the sandbox (labctl sandbox up) or check KUBECONFIG; "
-                       "install a matching kubectl with labctl tools install-kubectl --version 1.N")
-            doctor.add(sandbox_ok, "sandbox running", "sandbox not running",
-                       "labctl sandbox up (its log: ~/.local/state/labhelpers/sandbox/sandbox.log)")
-            doctor.add(registries_ok, "lab registries answer", "lab registries do not answer",
-                       "restart the sandbox: labctl sandbox down && labctl sandbox up", level="warning"
-                       if backend != "sandbox" else "error")
-            doctor.add(registry_binary_ok, "docker-registry binary present", "docker-registry binary missing",
-                       "as root: apt-get install docker-registry (then labctl sandbox down && labctl sandbox up)",
-                       level="error" if backend == "sandbox" else "warning")
-            doctor.add(module_ok("boto3"), "boto3 installed (Exercise 8: ECR)", "boto3 missing",
-                       "pip install boto3 in the lab venv (make setup)")
-            doctor.add(module_ok("ipywidgets"), "ipywidgets installed (interactive helpers)", "ipywidgets missing",
-                       "pip install ipywidgets (make setup)", level="warning")
-            doctor.add(tool_ok("jq"), "jq installed (the seed's scripts use it)", "jq missing: the notebooks "
-                       "show a Python equivalent instead", "apt-get install jq", level="warning")
-            doctor.add(tool_ok("aws"), "AWS CLI installed (Exercise 8 runs it too)", "AWS CLI missing: Exercise 8 "
-                       "uses boto3, the same API", "optional: pip install awscli", level="warning")
-            doctor.run()
-            doctor.table()
-            ''', "doctor"),
+            def doctor_table(collection):
+                """The results with their details (versions, paths) and, for problems, how to fix them."""
+                collection.run(quiet=True)
+                return pd.DataFrame([{"check": r.message, "status": r.glyph, "detail": r.detail,
+                                      "how to fix": "" if r.ok else r.hint} for r in collection.results]).set_index("check")
+
+
+            tools = checks.Checks("Lab doctor: tools")
+            tools.add(python_ok, "Python 3.11+", "Python is older than 3.11", "use the project venv: make lab")
+            tools.add(kubectl_ok, "kubectl installed", "kubectl missing",
+                      "labctl tools install-kubectl --version 1.33 (or make setup)")
+            tools.add(registry_binary_ok, "docker-registry binary present (the sandbox's registries)",
+                      "docker-registry binary missing", "as root: apt-get install docker-registry",
+                      level="error" if backend == "sandbox" else "warning")
+            tools.add(module_ok("boto3"), "boto3 installed (Exercise 8: ECR)", "boto3 missing",
+                      "pip install boto3 in the lab venv (make setup)")
+            tools.add(module_ok("ipywidgets"), "ipywidgets installed (interactive helpers)", "ipywidgets missing",
+                      "pip install ipywidgets (make setup)", level="warning")
+            tools.add(tool_ok("jq"), "jq installed (the seed's scripts use it)", "jq missing: the notebooks "
+                      "show a Python equivalent instead", "apt-get install jq", level="warning")
+            tools.add(tool_ok("aws"), "AWS CLI installed (Exercise 8 runs it too)", "AWS CLI missing: Exercise 8 "
+                      "uses boto3, the same API", "optional: pip install awscli", level="warning")
+            doctor_table(tools)
+            ''', "doctor-tools"),
+        md("""
+            Now connect: with `backend = "sandbox"` the next cell starts the sandbox (about a second) if it is not
+            running, at the requested `clock_speed`.
+            """),
+        code(SETUP, "setup"),  # shown here (collapsed in the other notebooks): this is how every notebook connects
+        code('''
+            # Doctor, part 2: the cluster, kubectl's version skew, the sandbox and its registries.
+            def cluster_ok():
+                out = kubectl("version", "-o", "json", show=False)
+                versions = json.loads(out.stdout or "{}")
+                if "serverVersion" not in versions:
+                    return False, (out.stderr.strip().splitlines() or ["no answer"])[-1]
+                server, mine = versions["serverVersion"], versions["clientVersion"]
+                skew = abs(int(mine["minor"].rstrip("+")) - int(server["minor"].rstrip("+")))
+                return skew <= 1, (f"server {server['gitVersion']}, kubectl {mine['gitVersion']} "
+                                   "(supported skew: one minor version)")
+
+
+            def sandbox_ok():
+                st = sandbox.info()
+                return st["running"], f"{st.get('api_url')} (pid {st.get('pid')}), clock speed {st.get('clock_speed')}"
+
+
+            def registries_ok():
+                answered, silent = [], []
+                for reg in sandbox.info().get("registries", []):
+                    probe = labhelpers.probe_registry(f"https://{reg['host']}/v2/", sandbox_dir=sandbox_dir, timeout=5)
+                    (answered if probe.attrs["status"] in (200, 401) else silent).append(reg["host"])
+                if silent:
+                    return False, "no answer from " + ", ".join(silent)
+                return bool(answered), f"{len(answered)} registries answer: " + ", ".join(answered)
+
+
+            cluster = checks.Checks("Lab doctor: cluster")
+            cluster.add(cluster_ok, "cluster answers; kubectl version matches", "cluster unreachable or kubectl too far "
+                        "from the server version", "start the sandbox (labctl sandbox up) or check KUBECONFIG; "
+                        "install a matching kubectl with labctl tools install-kubectl --version 1.N")
+            if backend == "sandbox":
+                cluster.add(sandbox_ok, "sandbox running", "sandbox not running",
+                            "labctl sandbox up (its log: ~/.local/state/labhelpers/sandbox/sandbox.log)")
+                cluster.add(registries_ok, "lab registries answer", "lab registries do not answer",
+                            "restart the sandbox: labctl sandbox down && labctl sandbox up")
+            else:
+                cluster.add(lambda: (False, f"backend {backend!r}: the demo registries and accounts exist only in the "
+                                            "sandbox"), "", "not the lab sandbox: pulls of the lab's demo images will fail",
+                            "use backend = 'sandbox', or substitute your own registry, images and credentials",
+                            level="warning")
+            doctor_table(cluster)
+            ''', "doctor-cluster"),
         md("""
             ## Exercise 1, first steps: the lab namespace
 

@@ -84,6 +84,18 @@ def cells():
                                                           "myregistry.com/app3:v1.0"], reveal=reveal)
             """, "ex1-labhelpers"),
         md("""
+            **Try it yourself.** The form below builds a secret the same way and previews it as a table while you
+            type (the password is never shown); *Create secret* sends it. Try a server key such as `docker.io`,
+            `hub.docker.com` or `https://index.docker.io/v1/` and watch the `matches` column.
+            """, "builder-intro"),
+        code("""
+            # An interactive secret builder (in JupyterLab; a headless run just shows it).
+            from labhelpers import widgets
+
+            widgets.secret_builder(api, name="my-regcred", username="your-username", namespace=ns,
+                                   images=["docker.io/yourusername/private-app:v1.0", "myregistry.com/app3:v1.0"])
+            """, "builder"),
+        md("""
             `matches` lists which images would use the entry: `nginx` is short for `docker.io/library/nginx:latest`,
             so Docker Hub's entry covers it; `myregistry.com/app3` is another registry, so this secret does nothing
             for it.

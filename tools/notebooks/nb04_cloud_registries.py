@@ -250,7 +250,8 @@ def cells():
             EOF
             grep -n -A3 'kubectl create secret' ecr-credential-refresher.yaml
             """, cwd=work, show=False)
-            print(mask_text(written.stdout + written.stderr))  # the script is above; only its output is shown, masked
+            # The script is above; only its output is shown: masked when it holds a real token, as is for the stand-in.
+            print(mask_text(written.stdout + written.stderr) if shutil.which("aws") else written.stdout + written.stderr)
             ''', "observe-heredoc"),
         explain("Why, and the other three bugs", """
             The heredoc delimiter is unquoted (`<<EOF`), so bash expands `${ECR_URL}`, `${AWS_REGION}` and runs
@@ -574,7 +575,7 @@ def cells():
               service principals over the admin user. Keep `_json_key` and admin-user secrets for registries you
               cannot reach any other way.
 
-            Next: **07-troubleshooting** (Exercises 15–16). Notebooks 05 (content trust) and 06 (admission control)
-            are separate parts.
+            Next: **05-content-trust** (Exercise 11) and **06-admission-control** (Exercises 12–14), then
+            **07-troubleshooting** (Exercises 15–16).
             """),
     ]

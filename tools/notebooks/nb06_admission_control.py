@@ -155,6 +155,8 @@ def cells():
         parameters(
             ("keep_policies", "False", "True keeps this notebook's Enforce policies at the end (they refuse images "
              "that notebooks 07-09 use)"),
+            ("interactive", "True", "False shows the policy tester as a plain table (headless runs: an Output widget "
+             "can stall papermill, jupyter/nbclient#312)"),
         ),
         *setup(),
         code(r'''
@@ -265,8 +267,8 @@ def cells():
                (v1.19 at the time of writing): messages changed (an unsigned image reads *no signatures found* since
                1.12, *no matching signatures* in 1.11), `validationFailureAction` became a per-rule `failureAction`
                (1.13), and new CEL policy kinds arrived (1.14). On a real cluster, use a current release, with Helm
-               (`helm install kyverno kyverno/kyverno -n kyverno --create-namespace`, what Kyverno's docs recommend) or
-               the release manifest with `kubectl create -f` (as the seed does) or `kubectl apply --server-side`: a
+               (`helm install kyverno kyverno/kyverno -n kyverno --create-namespace`) or the release manifest with
+               `kubectl create -f` (as the seed does) or `kubectl apply --server-side`: a
                plain `kubectl apply -f` fails on Kyverno's CRDs, which are too large for the
                `last-applied-configuration` annotation.
             """, "ex12-seed-bugs"),
@@ -368,13 +370,13 @@ def cells():
             ''', "ex13-fix"),
         md("""
             Try images yourself: the tester asks the API server with `kubectl run --dry-run=server` (admission runs in
-            full, nothing is stored). In JupyterLab it is a form; in a headless run it prints the table for the listed
-            images.
+            full, nothing is stored). In JupyterLab it is a form; with `interactive = False`, or outside Jupyter, it shows
+            the table for the listed images.
             """),
         code(r'''
-            # Interactive: type an image, see whether the cluster admits it and why.
-            policy_tester(admits, images=["docker.io/youruser/app:v1.0", "youruser/app:v1.0", "nginx:1.25",
-                                          "myregistry.com/app3:v1.0"])
+            # Interactive: type an image, see whether the cluster admits it and why (a plain table when not interactive).
+            tester_images = ["docker.io/youruser/app:v1.0", "youruser/app:v1.0", "nginx:1.25", "myregistry.com/app3:v1.0"]
+            policy_tester(admits, images=tester_images) if interactive else policy_table(admits, tester_images)
             ''', "ex13-tester"),
         md("""
             ## Drill: Audit vs Enforce
@@ -400,9 +402,9 @@ def cells():
             wait_for_report("audit-app", "restrict-registries")
             ''', "observe-audit"),
         explain("Why", """
-            In **Audit** mode a failing rule does not block: the pod is created. Kyverno (1.13 and later) sends the
-            failure back as an API **warning** only when the policy sets `emitWarning: true`; kubectl prints it as
-            `Warning: policy restrict-registries.validate-registry: validation error: ...`. Without `emitWarning`,
+            In **Audit** mode a failing rule does not block: the pod is created. Kyverno sends the failure back as an
+            API **warning** when the policy sets `emitWarning: true` (a policy field since Kyverno 1.13); kubectl prints
+            it as `Warning: policy restrict-registries.validate-registry: validation error: ...`. Without `emitWarning`,
             nothing at all is printed (the third answer).
 
             Either way the result is written, asynchronously, to a **PolicyReport** (`wgpolicyk8s.io/v1alpha2`): one report
@@ -814,8 +816,8 @@ def cells():
               also generate VAPs from its CEL policies.
             - **Signatures moved on too**: cosign v3 stores Sigstore bundles as OCI referrers (Kyverno `type:
               SigstoreBundle`, or sign with `--new-bundle-format=false` for the `.sig` layout used here), keyless signing
-              checks an identity instead of a key, and Notation signatures are verified with `type: Notary`. Docker Content
-              Trust cannot be enforced by Kyverno at all (notebook 05).
+              checks an identity instead of a key, and Notation signatures are verified with `type: Notary` (Notary
+              Project v2; Kyverno has no verifier for Docker Content Trust's Notary v1, see notebook 05).
 
             Next: **07-troubleshooting** (Exercises 15–16).
             """),

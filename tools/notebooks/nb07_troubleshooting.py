@@ -212,6 +212,12 @@ def cells():
             - **Wrong or expired password**: the only case where credentials are sent; the token service refuses
               them (`401 Unauthorized`). ECR tokens (notebook 04) fail like this after 12 hours, with a `403`.
             """),
+        code("""
+            # Explore any pod's pulls interactively: pick a pod, read its diagnosis, credential path and events.
+            from labhelpers import widgets
+
+            widgets.pull_explorer(api, ns, pod="issue-registry")
+            """, "pull-explorer"),
         md("""
             ## Exercise 16: verify registry connectivity
 

@@ -85,8 +85,8 @@ def cells():
             """, "images-after"),
         explain("Why", """
             Images belong to the node, not to a namespace. The kubelet's image garbage collection removes unused
-            images only when the disk fills up (`imageGCHighThresholdPercent`, default 85 %) or, since Kubernetes
-            1.30 (beta), when they have been unused for `imageMaximumGCAge`. Until then, any pod with
+            images only when the disk fills up (`imageGCHighThresholdPercent`, default 85 %) or, if the node sets
+            `imageMaximumGCAge` (off by default), when they have been unused that long. Until then, any pod with
             `imagePullPolicy: IfNotPresent` scheduled on that node can run them without credentials. On shared
             clusters, combine `AlwaysPullImages` or the kubelet's credential verification for cached images
             (KEP-2535) with cleanup.
@@ -169,8 +169,8 @@ def cells():
             - **Kyverno's install manifest** is still published per release, but Kyverno is usually installed with
               its Helm chart now, and the seed's version (1.11) is long out of support; uninstall the way you
               installed.
-            - **Image garbage collection by age** (`imageMaximumGCAge`, beta in Kubernetes 1.30) lets nodes drop
-              images unused for a given time, in addition to the disk-usage thresholds.
+            - **Image garbage collection by age** (`imageMaximumGCAge`, KEP-4210: beta in Kubernetes 1.30, stable in
+              1.35) lets nodes drop images unused for a given time, in addition to the disk-usage thresholds.
 
             That is the end of Lab 03. Well done.
             """),
