@@ -169,7 +169,7 @@ def cells():
             import yaml
 
             from labhelpers._display import LabError
-            from labhelpers.kyverno import KYVERNO_VERSION, RELEASE_URL
+            from labhelpers.kyverno import KYVERNO_VERSION
             from labhelpers.widgets import policy_table, policy_tester
 
             os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]  # labctl
@@ -238,7 +238,7 @@ def cells():
 
 
             print(f"Kyverno release the sandbox emulates: {KYVERNO_VERSION}")
-            ''', "helpers"),
+            ''', "helpers", hidden=True),
         md("""
             ## Exercise 12: install Kyverno
 
