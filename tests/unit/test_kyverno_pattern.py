@@ -11,10 +11,10 @@ import pytest
 
 from labhelpers.sandbox.admission.kyverno import anchors, operators, wildcard
 from labhelpers.sandbox.admission.kyverno.duration import parse_duration
-from labhelpers.sandbox.admission.kyverno.gofmt import format_float_e, format_value
 from labhelpers.sandbox.admission.kyverno.pattern import match_pattern, validate_pattern, validate_rule
 from labhelpers.sandbox.admission.kyverno.quantity import parse_quantity
 from labhelpers.sandbox.admission.kyverno.results import RuleStatus
+from labhelpers.sandbox.gofmt import format_float_e, format_value
 
 
 def _shared() -> Path:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ..gofmt import format_value, go_type
 from . import schemas
 
 DIRECTIVE = "$patch"
@@ -58,40 +59,9 @@ def _no_list_of_lists() -> SMPError:
 # --- Go formatting, for messages that embed values ----------------------------------------------------------
 
 
-def _go_type(v: Any) -> str:
-    """reflect.TypeOf(v).String() for values decoded into interface{} (ints preserved as int64)."""
-    if v is None:
-        return "<nil>"
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, int):
-        return "int64"
-    if isinstance(v, float):
-        return "float64"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, dict):
-        return "map[string]interface {}"
-    if isinstance(v, list):
-        return "[]interface {}"
-    return type(v).__name__
-
-
 def go_v(v: Any) -> str:
     """Go's ``%v`` for JSON-ish values (maps print with sorted keys, as fmt does)."""
-    if v is None:
-        return "<nil>"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        if v.is_integer() and abs(v) < 1e21:
-            return str(int(v))
-        return repr(v)
-    if isinstance(v, dict):
-        return "map[" + " ".join(f"{k}:{go_v(v[k])}" for k in sorted(v)) + "]"
-    if isinstance(v, list):
-        return "[" + " ".join(go_v(x) for x in v) + "]"
-    return str(v)
+    return format_value(v)
 
 
 def _go_s(v: Any) -> str:
@@ -100,11 +70,11 @@ def _go_s(v: Any) -> str:
         return v
     if v is None:
         return "%!s(<nil>)"
-    return f"%!s({_go_type(v)}={go_v(v)})"
+    return f"%!s({go_type(v)}={go_v(v)})"
 
 
 def _bad_arg_type(expected: str, actual: Any) -> SMPError:
-    return SMPError(f"expected a {expected}, but received a {_go_type(actual)}")
+    return SMPError(f"expected a {expected}, but received a {go_type(actual)}")
 
 
 def _no_merge_key(m: Any, key: str) -> SMPError:
@@ -121,7 +91,7 @@ def _kind(v: Any) -> str:
         return "map"
     if isinstance(v, list):
         return "slice"
-    return _go_type(v)
+    return go_type(v)
 
 
 # --- patch metadata from the schemas ------------------------------------------------------------------------
@@ -252,7 +222,7 @@ def _slice_element_type(*lists: list) -> str:
 
 def _same(a: Any, b: Any) -> bool:
     """Go interface equality for scalars: equal dynamic type and value."""
-    return _go_type(a) == _go_type(b) and a == b
+    return go_type(a) == go_type(b) and a == b
 
 
 def _find_by_key(items: list, key: str, value: Any) -> int:

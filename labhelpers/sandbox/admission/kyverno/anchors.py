@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any
 
-from .gofmt import go_type
+from ...gofmt import go_type
 
 
 class AnchorType(StrEnum):

@@ -13,9 +13,9 @@ import re
 from enum import StrEnum
 from typing import Any
 
+from ...gofmt import format_float_e, parse_float, parse_int
 from . import wildcard
 from .duration import parse_duration
-from .gofmt import format_float_e, parse_float, parse_int
 from .quantity import parse_quantity
 
 

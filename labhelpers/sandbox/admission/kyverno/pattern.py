@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ...gofmt import format_value, go_type
 from . import messages
 from .anchors import (
     AnchorMap,
@@ -34,7 +35,6 @@ from .anchors import (
     parse_anchor,
     split_anchors,
 )
-from .gofmt import format_value, go_type
 from .operators import validate_value
 from .references import UnresolvedReference, substitute_references
 from .results import RuleResult, RuleStatus
