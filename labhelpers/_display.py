@@ -7,6 +7,7 @@ masking happens when the table is built, so a table is safe to print, save or ha
 from __future__ import annotations
 
 import html
+import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -34,6 +35,15 @@ def in_notebook() -> bool:
     except Exception:  # pragma: no cover - IPython half-imported
         return False
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def interactive() -> bool:
+    """A notebook a person is looking at: in a kernel, and not a headless run (papermill, nbgrader, regress).
+
+    Headless runners set ``LAB_HEADLESS=1``: ipywidgets ``Output`` widgets can leave nbclient waiting for
+    messages that never come (jupyter/nbclient#312), so widgets fall back to their plain tables there.
+    """
+    return in_notebook() and os.environ.get("LAB_HEADLESS", "") not in ("1", "true", "yes")
 
 
 def mask(value: str | None, reveal: bool = False) -> str:

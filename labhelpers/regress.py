@@ -333,6 +333,7 @@ def _worker_env(sandbox_dir: Path | None) -> dict[str, str]:
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     env["PYTHONUNBUFFERED"] = "1"
+    env["LAB_HEADLESS"] = "1"  # widgets fall back to their tables in headless runs
     if sandbox_dir is not None:
         env["KUBECONFIG"] = str(sandbox_dir / "kubeconfig")
         env["LABHELPERS_SANDBOX_DIR"] = str(sandbox_dir)

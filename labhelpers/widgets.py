@@ -14,7 +14,7 @@ from typing import Any
 from kubernetes import client
 
 from . import _kube, pods, secrets
-from ._display import FAIL, OK, LabError, LabTable, in_notebook, lab_table
+from ._display import FAIL, OK, LabError, LabTable, interactive, lab_table
 
 __all__ = ["POLICY_COLUMNS", "policy_table", "policy_tester", "pull_explorer", "pull_report", "secret_builder",
            "secret_preview"]
@@ -86,7 +86,7 @@ def secret_builder(api: client.ApiClient | None = None, *, name: str = "regcred"
     Headless (no Jupyter kernel) it returns :func:`secret_preview` of the given values instead.
     """
     images = list(images or [])
-    if not in_notebook():
+    if not interactive():
         if not (username and password):
             return lab_table([], secrets.TABLE_COLUMNS, caption="secret preview",
                              notes=["pass username= and password= to preview a secret without the form"])
@@ -141,7 +141,7 @@ def pull_explorer(api: client.ApiClient, namespace: str | None = None, pod: str 
     Headless it returns :func:`pull_report` for ``pod`` (or the namespace's pods table when no pod is given).
     """
     ns = namespace or _kube.current_namespace()
-    if not in_notebook():
+    if not interactive():
         return pull_report(api, pod, ns) if pod else pods.pods_table(api, ns)
     w = _widgets()
     picker = w.Dropdown(description="pod", layout=w.Layout(width="420px"))
@@ -181,7 +181,7 @@ def policy_tester(evaluate: Evaluate, images: Iterable[str] | None = None) -> An
     course. Headless it returns :func:`policy_table` of ``images``.
     """
     images = list(images or [])
-    if not in_notebook():
+    if not interactive():
         return policy_table(evaluate, images)
     w = _widgets()
     box = w.Text(placeholder="docker.io/youruser/app:v1.0", description="image", layout=w.Layout(width="420px"),

@@ -29,13 +29,22 @@ NOTEBOOKS = [
     "02-using-pull-secrets.ipynb",
     "03-multi-registry.ipynb",
     "04-cloud-registries.ipynb",
+    "05-content-trust.ipynb",
+    "06-admission-control.ipynb",
     "07-troubleshooting.ipynb",
     "08-verification.ipynb",
     "09-cleanup.ipynb",
 ]
 RUNS = (1, 2)
 # Back-offs 20x faster; the ECR drill's 12-hour token lives 6 s.
-EXTRA_PARAMETERS = {"04-cloud-registries.ipynb": {"drill_clock_speed": 7200}}
+EXTRA_PARAMETERS = {"04-cloud-registries.ipynb": {"drill_clock_speed": 7200},
+                    # The policy tester as a table: an Output widget can stall nbclient (jupyter/nbclient#312).
+                    "06-admission-control.ipynb": {"interactive": False}}
+# Secrets reach the kernels through the environment (papermill records parameters in the saved notebook);
+# values of our own, so that the scan knows what must never show (05-content-trust's key passphrases).
+NOTEBOOK_ENV = {"LAB_DCT_ROOT_PASSPHRASE": "t3st-dct-root-passphrase",
+                "LAB_DCT_REPOSITORY_PASSPHRASE": "t3st-dct-repository-passphrase",
+                "COSIGN_PASSWORD": "t3st-cosign-password"}
 BASE_PARAMETERS = {"backend", "namespace", "sandbox_dir", "clock_speed", "reveal", "workdir"}
 
 
@@ -86,6 +95,9 @@ def demo_secrets(sandbox: Sandbox) -> dict[str, str]:
         out[aws["secret_access_key"]] = "AWS secret access key"
     token = (sandbox.dir / "token").read_text().strip()
     out[token] = "sandbox API token"
+    if (info.get("cosign") or {}).get("password"):
+        out[info["cosign"]["password"]] = "lab cosign key password"
+    out.update({value: f"${key}" for key, value in NOTEBOOK_ENV.items()})
     return out
 
 
@@ -106,6 +118,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     mp = pytest.MonkeyPatch()
     mp.setenv("JUPYTER_PATH", str(root / "jupyter"))  # searched before the user and system kernel directories
     mp.delenv("KUBECONFIG", raising=False)
+    mp.setenv("LAB_HEADLESS", "1")  # widgets fall back to tables: no ipywidgets Output in papermill runs
+    for key, value in NOTEBOOK_ENV.items():
+        mp.setenv(key, value)
     state = {"root": root, "sandbox": Sandbox(root / "sandbox"), "executed": {}}
     yield state
     state["sandbox"].down()

@@ -14,6 +14,8 @@ MODULES = [
     "nb02_using_pull_secrets",
     "nb03_multi_registry",
     "nb04_cloud_registries",
+    "nb05_content_trust",
+    "nb06_admission_control",
     "nb07_troubleshooting",
     "nb08_verification",
     "nb09_cleanup",

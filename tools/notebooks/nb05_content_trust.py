@@ -66,17 +66,11 @@ def cells():
         md("""
             So why run it? Because its successors answer the questions it raises (who holds the keys, what happens when
             a tag moves, how a new client knows which key to trust), and because you will meet DCT in old pipelines.
-            The sandbox runs Debian's `notary-server` and `notary-signer`, the same Notary v1 code as
+            The sandbox runs Debian's `notary-server` and `notary-signer`, Notary v1, the server software behind
             `notary.docker.io`; the lab's content-trust client does what the docker CLI does on top of the real
             `notary` client, with Docker's prompts and messages.
             """),
-        parameters(
-            ("dct_root_passphrase", '"lab-root-passphrase-05"',
-             "what you type at Docker's root key prompts (a demo value; never printed)"),
-            ("dct_repository_passphrase", '"lab-repository-passphrase-05"',
-             "what you type at the repository key prompts (never printed)"),
-            ("cosign_password", '"lab-my-cosign-password-05"', "password of your own cosign key pair (never printed)"),
-        ),
+        parameters(),
         *setup(),
         md("""
             ## The lab's stand-ins for `docker`
@@ -94,7 +88,10 @@ def cells():
 
             The next cell points everything at the sandbox and "logs in" to Docker Hub the way `docker login` does: the
             credentials go to a `config.json` in a Docker config directory of this notebook's own (never your real
-            `~/.docker`). The passphrases come from the parameters cell and are never printed.
+            `~/.docker`). The key passphrases are demo values, or come from the environment
+            (`LAB_DCT_ROOT_PASSPHRASE`, `LAB_DCT_REPOSITORY_PASSPHRASE`, and `COSIGN_PASSWORD` as cosign reads it):
+            secrets belong in the environment, not in a notebook's parameters (papermill records those in the saved
+            notebook). They are never printed.
             """),
         code(r'''
             # Content-trust setup: the sandbox's Notary server, this notebook's DOCKER_CONFIG, docker login (safe to re-run).
@@ -131,7 +128,10 @@ def cells():
 
             registry = SyncRegistryClient(hub["url"], Credentials(HUB_USER, hub_password))  # docker's registry side
             dct = DctClient(notary["url"], trust_dir=docker_config / "trust", ca_file=notary["ca"])  # DOCKER_CONTENT_TRUST=1
-            dct_passphrases = {"root": dct_root_passphrase, "repository": dct_repository_passphrase}
+            # What you would type at Docker's passphrase prompts, and your own cosign key's password (never printed).
+            dct_passphrases = {"root": os.environ.get("LAB_DCT_ROOT_PASSPHRASE", "lab-root-passphrase-05"),
+                               "repository": os.environ.get("LAB_DCT_REPOSITORY_PASSPHRASE", "lab-repository-passphrase-05")}
+            os.environ.setdefault("COSIGN_PASSWORD", "lab-my-cosign-password-05")
 
 
             def reconcile_trust_data(gun):
@@ -181,8 +181,8 @@ def cells():
             On the first run you see the seed's prompts: a new **root** key (with Docker's long warning) and a new
             **repository** key, each asked twice. Run the cell again: the keys now exist in `trust/private`, so docker
             only asks for the repository key's passphrase to sign. There is no prompt for a snapshot key: Docker lets
-            the Notary server hold it. (The passphrases were "typed" from the parameters cell; docker reads them from
-            `DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE` / `DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE` in CI.)
+            the Notary server hold it. (The passphrases were "typed" from `dct_passphrases`; in CI, docker reads them from
+            `DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE` / `DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE` and prompts for nothing.)
 
             ### Pull with content trust
 
@@ -428,13 +428,12 @@ def cells():
             sh("labctl sign verify --key cosign.pub docker.io/youruser/unsigned-app:v1.0", cwd=work)
             ''', "cosign-verify"),
         md("""
-            Now sign something yourself: a key pair of your own (its password comes from the parameters cell through
-            `COSIGN_PASSWORD`, as cosign reads it; an existing key pair is kept), an image of your own, signed **by
-            digest** (signing a tag signs whatever it points to at that moment, and cosign warns about it).
+            Now sign something yourself: a key pair of your own (its password is `$COSIGN_PASSWORD`, which cosign reads
+            instead of prompting; an existing key pair is kept), an image of your own, signed **by digest** (signing a
+            tag signs whatever it points to at that moment, and cosign warns about it).
             """),
         code(r'''
             # cosign generate-key-pair (once), push docker.io/youruser/my-app:v1.0, cosign sign --key my-cosign.key <digest>.
-            os.environ["COSIGN_PASSWORD"] = cosign_password
             sh("[ -f my-cosign.key ] || labctl sign generate-key-pair --output-key-prefix my-cosign", cwd=work)
             MY_APP = "docker.io/youruser/my-app:v1.0"
             my_digest = registry.push_image("youruser/my-app", "v1.0", oci.build_image(MY_APP))
