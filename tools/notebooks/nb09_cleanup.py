@@ -81,7 +81,8 @@ def cells():
         code("""
             # Images after the deletion.
             after = node_images()
-            pd.DataFrame([{"image": image, "still on the node": image in after} for image in before]).set_index("image")
+            pd.DataFrame([{"image": image, "still on the node": image in after} for image in before],
+                         columns=["image", "still on the node"]).set_index("image")
             """, "images-after"),
         explain("Why", """
             Images belong to the node, not to a namespace. The kubelet's image garbage collection removes unused
