@@ -8,7 +8,7 @@ KUBECTL_VERSION ?= 1.33
 KUBECTL_TEST_VERSIONS ?= 1.32 1.37
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup system-deps lab sandbox-up sandbox-down test test-kubectls test-ui screenshots lint bench clean
+.PHONY: setup system-deps lab sandbox-up sandbox-down test test-kubectls test-ui screenshots grade-demo regress lint bench clean
 
 setup: $(VENV)/.installed $(BIN)/kubectl system-deps
 
@@ -53,7 +53,7 @@ lab: sandbox-up
 	fi
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check labhelpers tests benchmarks tools
+	$(BIN)/ruff check labhelpers tests benchmarks tools grading
 
 test-kubectls: $(VENV)/.installed
 	@for v in $(KUBECTL_TEST_VERSIONS); do [ -x $(BIN)/kubectl-$$v ] || $(BIN)/labctl tools install-kubectl --version $$v; done
@@ -66,6 +66,12 @@ test-ui: setup
 
 screenshots: setup  # refresh docs/jupyterlab-01-imagepullsecrets.png
 	LAB_SCREENSHOT_DIR=docs $(BIN)/python -m pytest -q -p no:cacheprovider tests/ui
+
+grade-demo: setup  ## nbgrader: release lab03, grade complete/partial/blank submissions, print the scores
+	$(BIN)/python -m grading.demo
+
+regress: setup  ## every notebook headless with papermill, each on a fresh sandbox
+	$(BIN)/labctl regress
 
 bench: setup
 	$(BIN)/python benchmarks/sandbox.py
