@@ -122,6 +122,7 @@ class CellError:
     evalue: str
     tags: list[str]
     graded: bool  # an nbgrader solution or autograder-test cell
+    locked: bool = False  # an nbgrader read-only cell: it runs what the exercises should have created
 
     def describe(self) -> str:
         where = f"cell [{self.execution_count}]" if self.execution_count else f"cell #{self.index}"
@@ -143,7 +144,8 @@ def cell_errors(nb: Any) -> list[CellError]:
                 continue
             errors.append(CellError(i, cell.get("execution_count"), out.get("ename", ""), out.get("evalue", ""),
                                     list(meta.get("tags", [])),
-                                    bool(grader.get("solution") or grader.get("grade"))))
+                                    bool(grader.get("solution") or grader.get("grade")),
+                                    bool(grader.get("locked"))))
     return errors
 
 
@@ -152,7 +154,8 @@ def unexpected_errors(errors: list[CellError], student: bool) -> list[CellError]
 
     A cell tagged ``raises-exception`` is allowed to raise (nbclient goes on after it). In the student release,
     a stub's ``NotImplementedError``, any error in an exercise or autograder cell, and a ``NameError`` after
-    such an error (a later cell using what the exercise should have defined) are expected.
+    such an error (a later cell using what the exercise should have defined) are expected, and so are errors
+    in later read-only cells, which use what the unsolved exercises should have created in the cluster.
     """
     bad = []
     stubbed = False
@@ -162,7 +165,7 @@ def unexpected_errors(errors: list[CellError], student: bool) -> list[CellError]
         if student and (e.ename in STUDENT_STUB_ERRORS or e.graded):
             stubbed = True
             continue
-        if student and stubbed and e.ename in STUDENT_CASCADE_ERRORS:
+        if student and stubbed and (e.ename in STUDENT_CASCADE_ERRORS or e.locked):
             continue
         bad.append(e)
     return bad
