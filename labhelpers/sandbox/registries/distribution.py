@@ -19,6 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from ..processes import reap_stale, stale_pid
+
 DEFAULT_BINARY = "/usr/bin/docker-registry"
 API_VERSION_HEADER = "Docker-Distribution-Api-Version"
 
@@ -145,29 +147,11 @@ class RegistryProcess:
         return self.state_dir / "registry.pid"
 
     def _stale_pid(self) -> int | None:
-        """PID of a registry a previous, crashed session started on this state dir (if still running).
-
-        The pidfile alone could name a recycled PID, so the process must also be serving our config file.
-        """
-        try:
-            pid = int(self.pid_path.read_text().strip())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except (OSError, ValueError):
-            return None
-        return pid if str(self.config_path).encode() in cmdline else None
+        """PID of a registry a previous, crashed session started on this state dir (if still running)."""
+        return stale_pid(self.pid_path, self.config_path)
 
     def _reap_stale(self, timeout: float = 3.0) -> None:
-        pid = self._stale_pid()
-        if pid is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while self._stale_pid() is not None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if self._stale_pid() is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
+        reap_stale(self.pid_path, self.config_path, timeout)
 
     @property
     def url(self) -> str:

@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from labhelpers.sandbox.registries.distribution import reserve_ports
 
+from ...sandbox.processes import reap_stale, stale_pid
 from .tls import NotaryPki, ensure_pki
 
 __all__ = ["PUBLIC_NOTARY_URL", "NotaryService", "NotaryStartError", "notary_binaries"]
@@ -86,25 +87,10 @@ class _Child:
 
     def _stale_pid(self) -> int | None:
         """A process a crashed session left behind on this config (pidfile *and* cmdline must match)."""
-        try:
-            pid = int(self.pid_path.read_text().strip())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except (OSError, ValueError):
-            return None
-        return pid if str(self.config_path).encode() in cmdline else None
+        return stale_pid(self.pid_path, self.config_path)
 
     def reap_stale(self, timeout: float = 3.0) -> None:
-        pid = self._stale_pid()
-        if pid is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while self._stale_pid() is not None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if self._stale_pid() is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
+        reap_stale(self.pid_path, self.config_path, timeout)
 
     def spawn(self, config: dict[str, Any]) -> None:
         self.reap_stale()
