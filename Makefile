@@ -7,6 +7,8 @@ KUBECTL_VERSION ?= 1.33
 # Extra kubectl clients the test suite runs against (the sandbox supports 1.32-1.37).
 KUBECTL_TEST_VERSIONS ?= 1.32 1.37
 export PATH := $(BIN):$(PATH)
+# JupyterLab refuses to run as root without --allow-root (and there is no browser to open on a server).
+JUPYTER_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root --no-browser,)
 
 .PHONY: setup system-deps lab sandbox-up sandbox-down test test-kubectls test-ui screenshots grade-demo regress lint bench clean
 
