@@ -358,7 +358,7 @@ def test_widgets_work_in_a_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
     from labhelpers import widgets
 
     shown: list[str] = []
-    monkeypatch.setattr(widgets, "in_notebook", lambda: True)
+    monkeypatch.setattr(widgets, "interactive", lambda: True)
     monkeypatch.setattr(widgets, "_show_in", lambda _out, obj: shown.append(obj if isinstance(obj, str) else repr(obj)))
     form = widgets.secret_builder(None, name="regcred", server="myregistry.com", username="user3", password="pass3",
                                   namespace="registry-lab", images=["myregistry.com/app3:v1.0"])
@@ -378,3 +378,14 @@ def test_widgets_headless_return_tables() -> None:
     table = widgets.secret_builder(None, server="myregistry.com", username="user3", password="pass3")
     assert isinstance(table, LabTable) and table.iloc[0]["password"] == MASK
     assert isinstance(widgets.policy_tester(lambda i: (True, "ok"), ["a/b:1"]), LabTable)
+
+
+def test_widgets_fall_back_to_tables_in_headless_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LAB_HEADLESS=1 (papermill, nbgrader, regress): no ipywidgets, the plain table instead."""
+    from labhelpers import _display
+
+    monkeypatch.setattr(_display, "in_notebook", lambda: True)
+    monkeypatch.setenv("LAB_HEADLESS", "1")
+    assert _display.interactive() is False
+    monkeypatch.setenv("LAB_HEADLESS", "0")
+    assert _display.interactive() is True
