@@ -63,11 +63,11 @@ test-kubectls: $(VENV)/.installed
 test: setup lint test-kubectls
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-test-ui: setup
-	LAB_UI_TESTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/ui
+test-ui: setup  ## only the JupyterLab-in-Chromium test (part of make test)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/ui
 
 screenshots: setup  # refresh docs/jupyterlab-01-imagepullsecrets.png
-	LAB_UI_TESTS=1 LAB_SCREENSHOT_DIR=docs $(BIN)/python -m pytest -q -p no:cacheprovider tests/ui
+	LAB_SCREENSHOT_DIR=docs $(BIN)/python -m pytest -q -p no:cacheprovider tests/ui
 
 grade-demo: setup  ## nbgrader: release lab03, grade complete/partial/blank submissions, print the scores
 	$(BIN)/python -m grading.demo
