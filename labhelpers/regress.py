@@ -2,8 +2,8 @@
 
 Each notebook runs in a worker subprocess (papermill with the venv's own kernel) so that a hung or crashed kernel
 can be killed without taking the run down, and so the sandbox a notebook used can always be stopped by the
-parent. A notebook passes when it runs to the end and prints no ❌ line (the self-checks of
-:mod:`labhelpers.checks`). ``--student`` runs the nbgrader release instead: unfinished exercises raise
+parent. A notebook passes when it runs to the end and its self-check cells (``# Self-check ...``) print no ❌ line
+(the checks of :mod:`labhelpers.checks`). ``--student`` runs the nbgrader release instead: unfinished exercises raise
 ``NotImplementedError`` and their checks fail, which is expected; only a crash, a timeout or an error outside
 the exercises counts against it.
 
@@ -90,11 +90,25 @@ def _text(value: str | list[str]) -> str:
     return "".join(value) if isinstance(value, list) else value
 
 
+SELF_CHECK_PREFIX = "# Self-check"
+
+
+def _verdict_cells(nb: Any) -> list[Any]:
+    """The cells whose ✅/❌ lines are the notebook's verdict: its self-checks (cells starting ``# Self-check``).
+
+    Other cells may print ❌ on purpose (a drill showing a check fail on an empty namespace). A notebook without
+    self-check cells is judged on every cell.
+    """
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    checks = [c for c in code_cells if _text(c.get("source", "")).lstrip().startswith(SELF_CHECK_PREFIX)]
+    return checks or code_cells
+
+
 def count_checks(nb: Any) -> tuple[int, int]:
-    """(✅ lines, ❌ lines) in the notebook's stdout: the self-checks print one line per check."""
+    """(✅ lines, ❌ lines) in the stdout of the notebook's self-check cells: they print one line per check."""
     ok = failed = 0
-    for cell in nb.cells:
-        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+    for cell in _verdict_cells(nb):
+        for out in cell.get("outputs", []):
             if out.get("output_type") != "stream" or out.get("name") != "stdout":
                 continue
             for line in _text(out.get("text", "")).splitlines():
@@ -105,8 +119,8 @@ def count_checks(nb: Any) -> tuple[int, int]:
 
 
 def _first_fail_line(nb: Any) -> str:
-    for cell in nb.cells:
-        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+    for cell in _verdict_cells(nb):
+        for out in cell.get("outputs", []):
             if out.get("output_type") == "stream" and out.get("name") == "stdout":
                 for line in _text(out.get("text", "")).splitlines():
                     if line.lstrip().startswith(FAIL):
@@ -209,6 +223,40 @@ def classify(nb: Any | None, failure: dict | None, student: bool) -> tuple[str, 
 def _short(text: str, limit: int = 240) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def notebook_parameters(path: Path) -> dict[str, Any]:
+    """Parameters a notebook asks for when it runs on its own: ``metadata.labhelpers.regress.parameters``.
+
+    ``08-verification`` checks what 01-07 built, so on a fresh cluster it asks for ``prepare=True``.
+    ``-p NAME VALUE`` on the command line still wins.
+    """
+    try:
+        meta = json.loads(path.read_text()).get("metadata", {})
+    except (OSError, ValueError):
+        return {}
+    found = ((meta.get("labhelpers") or {}).get("regress") or {}).get("parameters") or {}
+    return dict(found) if isinstance(found, dict) else {}
+
+
+def expected_seconds(output: Path) -> dict[str, float]:
+    """Each notebook's duration in the last run written to ``output`` (its summary.csv), if any."""
+    try:
+        with (output / "summary.csv").open(newline="") as f:
+            return {row["notebook"]: float(row["seconds"]) for row in csv.DictReader(f)}
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def schedule(notebooks: list[Path], names: dict[Path, str], previous: dict[str, float]) -> list[Path]:
+    """Longest first, so N workers finish closer together: by the last run's seconds; notebooks it did not run go
+    first, biggest file first (more cells, more to run)."""
+    def size(nb: Path) -> int:
+        with contextlib.suppress(OSError):
+            return nb.stat().st_size
+        return 0
+
+    return sorted(notebooks, key=lambda nb: (-previous.get(names[nb], float("inf")), -size(nb)))
 
 
 # --- kernel ---------------------------------------------------------------------------------------------------
@@ -372,6 +420,7 @@ def run_one(nb_path: Path, name: str, cfg: RegressConfig, deadline: float, activ
     params.update({"sandbox_dir": str(sandbox_dir)} if sandbox_dir else {"namespace": namespace})
     if cfg.clock_speed is not None:
         params["clock_speed"] = cfg.clock_speed
+    params.update(notebook_parameters(nb_path))
     params.update(cfg.parameters)
     failure: dict | None = None
     proc = None
@@ -502,12 +551,13 @@ def run(cfg: RegressConfig, progress: Callable[[NotebookResult, int, int], None]
     cfg.output.mkdir(parents=True, exist_ok=True)
     ensure_kernelspec(cfg.kernel_name)
     names = _output_names(cfg.notebooks)
+    order = schedule(cfg.notebooks, names, expected_seconds(cfg.output))
     deadline = time.monotonic() + cfg.timeout
     active = _Active()
     results: dict[Path, NotebookResult] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, cfg.parallel), thread_name_prefix="regress")
     try:
-        futures = {pool.submit(run_one, nb, names[nb], cfg, deadline, active): nb for nb in cfg.notebooks}
+        futures = {pool.submit(run_one, nb, names[nb], cfg, deadline, active): nb for nb in order}
         for fut in as_completed(futures):
             nb = futures[fut]
             try:

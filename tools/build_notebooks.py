@@ -55,9 +55,9 @@ def build(module: ModuleType) -> nbformat.NotebookNode:
         if cell.hidden:
             node.metadata["jupyter"] = {"source_hidden": True}
         cells.append(node)
-    nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": dict(KERNELSPEC),
-                                                          "language_info": dict(LANGUAGE_INFO),
-                                                          "title": module.TITLE})
+    metadata = {"kernelspec": dict(KERNELSPEC), "language_info": dict(LANGUAGE_INFO), "title": module.TITLE}
+    metadata.update(getattr(module, "METADATA", {}))  # e.g. {"labhelpers": {"regress": {...}}}
+    nb = nbformat.v4.new_notebook(cells=cells, metadata=metadata)
     nbformat.validate(nb)
     return nb
 

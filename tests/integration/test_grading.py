@@ -4,6 +4,8 @@ a timeout, a killed grader) without earning a single point."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from grading.spec import LAB03
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1200)]
 
+REPO = Path(__file__).resolve().parents[2]
 NB01 = "01-imagepullsecrets.ipynb"
 STEM01 = NB01.removesuffix(".ipynb")
 HIDDEN_SENTINEL = "def expect_login("  # a line of grading/hidden/lab03.py, which only the grader may see
@@ -261,11 +264,20 @@ def test_the_release_holds_neither_solutions_nor_hidden_checks(batch):
     assert "before-patch" in patch and '"imagePullSecrets": [{{"name": "dockerhub-secret"}}]' not in patch
 
 
-def test_the_same_run_twice_gives_the_same_scores(batch, tmp_path):
-    # complete and blank are pinned above (full marks, zero); partial is the score that could wander
+def test_grade_demo_command_passes_and_a_second_run_gives_the_same_scores(batch, tmp_path):
+    """What ``make grade-demo`` runs, as a command on a course of its own: exit 0, the table and the same CSV rows
+    (complete, partial, blank) as the batch above, which graded the same submissions in another run."""
     course = tmp_path / "again"
-    demo.prepare_course(course, LAB03)
-    again = demo.grade(course, LAB03, {"partial": demo.demo_submissions(course, LAB03)["partial"]}, cell_timeout=90)
-    first = batch.row("partial")
-    assert (again.rows[0].scores, again.rows[0].total) == (first.scores, first.total)
-    assert again.csv_path.read_text().splitlines()[1] == batch.report.csv_path.read_text().splitlines()[2]
+    r = subprocess.run([sys.executable, "-m", "grading.demo", "--course", str(course), "--cell-timeout", "90"],
+                       capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert r.returncode == 0, r.stdout + r.stderr[-3000:]
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["student", *(nb.stem for nb in LAB03.notebooks), "total"]
+    assert lines[1].split()[0] == "complete" and lines[1].endswith("10.00 / 10")
+    assert lines[3].split()[0] == "blank" and lines[3].endswith("0.00 / 10")
+    first = batch.report.csv_path.read_text().splitlines()
+    csv_rows = {line.split(",")[0]: line for line in lines if line.count(",") >= 5}
+    for student in ("complete", "partial", "blank"):
+        assert csv_rows[student] == next(line for line in first if line.startswith(student + ",")), student
+    assert (course / "build" / "scores.csv").read_text().splitlines()[1:] == [
+        csv_rows[s] for s in ("complete", "partial", "blank")]

@@ -6,6 +6,9 @@ from .common import code, explain, header, md, parameters, predict, setup
 
 FILENAME = "08-verification.ipynb"
 TITLE = "Lab 03 · 08 Verification"
+# This notebook verifies what 01-07 built; `labctl regress` gives every notebook a fresh cluster, so it asks for the
+# prepare step (labhelpers.course.prepare_lab) when it runs this one on its own.
+METADATA = {"labhelpers": {"regress": {"parameters": {"prepare": True}}}}
 
 SEED_SCRIPT = r'''
 cat > test-registry-security.sh <<'EOF'
@@ -126,8 +129,24 @@ def cells():
             grader) can tell from its exit status. The seed's script has four problems; we run it as written first,
             then fix it.
             """),
-        parameters(),
+        parameters(("prepare", "False", "True: first do the exercises of 01-07 whose result is missing "
+                                        "(to run this notebook on its own)")),
         *setup(),
+        md("""
+            This notebook checks what notebooks 01–07 built in the lab namespace. If you skipped some of them (or
+            want to see the checks pass first), set `prepare = True` in the parameters cell: the next cell then does
+            the exercises whose result is missing, with the seed's demo values, and says what it created.
+            `labctl regress`, which runs every notebook on a fresh cluster, runs this one that way.
+            """),
+        code("""
+            # Optional: build what notebooks 01-07 leave behind (only what is missing; prepare = True to run it).
+            if prepare:
+                from labhelpers import course
+
+                display(course.prepare_lab(api, ns))
+            else:
+                print("prepare = False: verifying the lab as notebooks 01-07 left it")
+            """, "prepare"),
         md("""
             ## The seed's script
 
