@@ -12,6 +12,7 @@ import binascii
 import json
 import re
 import time
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -86,6 +87,31 @@ def _b64json(text: str) -> Any:
         except (binascii.Error, ValueError):
             continue
     return None
+
+
+def cluster_time(api: client.ApiClient) -> float:
+    """Now on the cluster's clock, which is what token expiry is judged on.
+
+    For the lab sandbox that is its own clock (``GET /lab/clock``), which may run faster than real time or have
+    been fast-forwarded, and which stamps the tokens it issues; anything else (or a sandbox that does not
+    answer) is a real cluster on this machine's wall clock.
+    """
+    host = urllib.parse.urlsplit(api.configuration.host or "").hostname
+    if host not in ("127.0.0.1", "localhost", "::1"):  # the sandbox only ever listens on loopback
+        return time.time()
+    headers = {**api.default_headers, "Accept": "application/json"}
+    for auth in api.configuration.auth_settings().values():
+        if auth.get("in") == "header" and auth.get("value"):
+            headers[auth["key"]] = auth["value"]
+    try:  # the generated API does not know /lab: the ApiClient's REST client with its server, TLS and token
+        resp = api.rest_client.request("GET", api.configuration.host + "/lab/clock", headers=headers,
+                                       _request_timeout=5)
+        data = resp.data if getattr(resp, "data", None) is not None else resp.read()
+        if int(resp.status) != 200:
+            return time.time()
+        return time.time() + float(json.loads(data)["offsetSeconds"])
+    except Exception:  # a real cluster on loopback (kind, a tunnel): 404, 403, or not JSON
+        return time.time()
 
 
 def expiry(username: str, password: str) -> tuple[float | None, str]:
@@ -174,6 +200,7 @@ class PullFacts:
     secret_errors: dict[str, str] = field(default_factory=dict)  # e.g. forbidden
     keyring_error: str = ""
     containers: list[ContainerPull] = field(default_factory=list)
+    now: float = field(default_factory=time.time)  # the cluster's clock when gathered (see cluster_time)
 
     @property
     def name(self) -> str:
@@ -235,7 +262,7 @@ def gather(api: client.ApiClient, pod_name: str, namespace: str) -> PullFacts:
             secrets[name] = None
             if e.status != 404:
                 errors[name] = _kube.server_error_text(e)
-    facts = PullFacts(pod, namespace, events, sa_name, sa_secrets, refs, secrets, errors)
+    facts = PullFacts(pod, namespace, events, sa_name, sa_secrets, refs, secrets, errors, now=cluster_time(api))
     present = [s for n in refs if (s := secrets.get(n)) is not None]
     keyring: kr.Keyring | None = None
     try:
@@ -259,9 +286,10 @@ def gather(api: client.ApiClient, pod_name: str, namespace: str) -> PullFacts:
     return facts
 
 
-def expired_credentials(creds: list[kr.AuthConfig]) -> list[tuple[kr.AuthConfig, float]]:
-    """Credentials whose token says it has expired, with the expiry time."""
-    now = time.time()
+def expired_credentials(creds: list[kr.AuthConfig], now: float | None = None) -> list[tuple[kr.AuthConfig, float]]:
+    """Credentials whose token says it has expired at ``now`` (the cluster's clock; default: the wall clock),
+    with the expiry time."""
+    now = time.time() if now is None else now
     out = []
     for c in creds:
         when, _ = expiry(c.username, c.password)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -103,6 +104,30 @@ def cmd_registry_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _clock_lines(state: dict) -> str:
+    offset = float(state.get("offsetSeconds") or 0.0)
+    return f"now:    {state['now']}\nspeed:  {state['speed']:g}\noffset: {offset:+.0f}s (ahead of the wall clock)"
+
+
+def cmd_clock(args: argparse.Namespace) -> int:
+    """``labctl sandbox clock`` shows the sandbox clock; ``... clock advance 12h`` fast-forwards it."""
+    from .sandbox.admin import AdminError
+
+    sb = _sandbox(args)
+    try:
+        if getattr(args, "clock_action", None) == "advance":
+            number = re.fullmatch(r"[0-9]+(?:\.[0-9]*)?", args.duration)  # a bare number is seconds
+            state = sb.advance_clock(float(args.duration) if number else args.duration)
+            print(f"sandbox clock advanced by {args.duration}")
+        else:
+            state = sb.clock()
+    except AdminError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(state, indent=2) if args.output == "json" else _clock_lines(state))
+    return 0
+
+
 def cmd_install_kubectl(args: argparse.Namespace) -> int:
     from .tools import kubectl
 
@@ -151,6 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
     add("env", cmd_env, "print the export KUBECONFIG=... line")
     inf = add("info", cmd_info, "describe the running sandbox")
     inf.add_argument("-o", "--output", choices=["text", "json"], default="text")
+
+    clk = add("clock", cmd_clock, "show the sandbox clock (now, speed, offset); `clock advance 12h` fast-forwards it")
+    clk.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    clks = clk.add_subparsers(dest="clock_action")
+    adv = clks.add_parser("advance", help="fast-forward sandbox time (token expiry, back-offs, CronJobs react at once)")
+    adv.add_argument("duration", help='a Go duration such as 12h, 90m, 1h30m or 45s, or a number of seconds')
+    adv.add_argument("--dir", default=argparse.SUPPRESS, help="state directory")
+    adv.add_argument("-o", "--output", choices=["text", "json"], default=argparse.SUPPRESS)
 
     reg = sbs.add_parser("registry", help="the sandbox's container registries")
     regs = reg.add_subparsers(dest="registry_action", required=True)

@@ -396,10 +396,11 @@ def _secret_findings(api: client.ApiClient, facts: _pulls.PullFacts) -> list[Fin
     return out
 
 
-def _expired_or_wrong(c: _pulls.ContainerPull, err: str, ns: str) -> Finding:
+def _expired_or_wrong(c: _pulls.ContainerPull, err: str, ns: str, now: float | None = None) -> Finding:
+    """``now``: the cluster's clock (the sandbox's may be ahead of this machine's), which tokens expire on."""
     used = c.credentials
     who = ", ".join(f"{a.source}/{a.server} (user {a.username})" for a in used)
-    expired = _pulls.expired_credentials(used)
+    expired = _pulls.expired_credentials(used, now)
     host = _pulls.registry_host(c.repository or "")
     if expired:
         a, when = expired[0]
@@ -471,8 +472,10 @@ def _container_findings(facts: _pulls.PullFacts, c: _pulls.ContainerPull, have: 
                         f"add imagePullSecrets to the pod spec, or kubectl patch serviceaccount {sa} -n {ns} -p "
                         "'{\"imagePullSecrets\": [{\"name\": \"<secret>\"}]}' and recreate the pod",
                         evidence, c.name)]
-    if cause in ("bad_credentials", "unauthorized"):
-        return [_expired_or_wrong(c, err, ns)]
+    # ECR refuses an expired token with 403 Forbidden: the token's own expiry, on the cluster's clock, tells
+    if cause in ("bad_credentials", "unauthorized") or \
+            cause == "access_denied" and _pulls.expired_credentials(c.credentials, facts.now):
+        return [_expired_or_wrong(c, err, ns, facts.now)]
     if cause == "access_denied":
         who = ", ".join(f"{a.source}/{a.server} (user {a.username})" for a in c.credentials)
         return [Finding(ACCESS_DENIED, f"{host} accepted no pull of {c.repository} with {who}: the account has no "

@@ -10,6 +10,10 @@ saved in the fleet's state directory and replayed by :func:`restore_registries` 
 and runs no Kyverno admission, as a cluster without it; the installation is remembered across restarts
 (:class:`KyvernoInstaller`). ``GET /lab/kyverno`` says whether it is installed.
 
+``GET /lab/clock`` answers the sandbox clock, ``{"now": RFC3339, "speed": N, "offsetSeconds": S}``;
+``POST /lab/clock`` with ``{"advance": "12h"}`` (a Go duration) or ``{"advance": 43200}`` (seconds)
+fast-forwards it and answers the new state (``labctl sandbox clock advance 12h``). Only a sandbox can do this.
+
 Errors are metav1 ``Status`` bodies like every other answer of the sandbox API.
 """
 
@@ -41,6 +45,7 @@ from .registries.hosts import SEEDER, RegistryFleet, UnknownHostError, normalize
 if TYPE_CHECKING:
     from .admission.kyverno.plugin import KyvernoPlugin
     from .apiserver.objects import Registry
+    from .clock import SandboxClock
 
 log = logging.getLogger(__name__)
 
@@ -238,6 +243,29 @@ def _kyverno_version(body: Any) -> str | None:
     return version
 
 
+# ------------------------------------------------------------------------------------------ clock
+
+_ADVANCE_HELP = 'use a Go duration such as "12h", "90m", "1h30m" or "45s", or a number of seconds'
+
+
+def advance_seconds(body: Any) -> float:
+    """The positive number of seconds a ``POST /lab/clock`` body asks for; :class:`ApiError` 400 otherwise."""
+    from .clock import parse_duration
+
+    if not isinstance(body, dict) or "advance" not in body:
+        raise ApiError.bad_request(f'the body must be a JSON object {{"advance": "12h"}}: {_ADVANCE_HELP}')
+    value = body["advance"]
+    shown = json.dumps(value)
+    try:
+        seconds = parse_duration(value)
+    except ValueError as e:
+        raise ApiError.bad_request(f"invalid advance {shown}: {e} ({_ADVANCE_HELP})") from None
+    if seconds <= 0:
+        raise ApiError.bad_request(f"invalid advance {shown}: the sandbox clock only moves forward, so the "
+                                   "duration must be positive")
+    return seconds
+
+
 # ------------------------------------------------------------------------------------------ HTTP
 
 
@@ -246,9 +274,9 @@ def _status(err: ApiError) -> web.Response:
 
 
 def build_admin_app(fleet: RegistryFleet, *, on_change: Callable[[], None] | None = None,
-                    kyverno: KyvernoInstaller | None = None) -> web.Application:
-    """``/registries`` (and, given ``kyverno``, ``/kyverno``) routes, to mount with
-    ``app.add_subapp("/lab", build_admin_app(fleet))``.
+                    kyverno: KyvernoInstaller | None = None, clock: SandboxClock | None = None) -> web.Application:
+    """``/registries`` (and, given ``kyverno``, ``/kyverno``; given ``clock``, ``/clock``) routes, to mount
+    with ``app.add_subapp("/lab", build_admin_app(fleet))``.
 
     ``on_change`` runs after a successful registry POST (the server rewrites services.json there).
     """
@@ -300,12 +328,33 @@ def build_admin_app(fleet: RegistryFleet, *, on_change: Callable[[], None] | Non
             return _status(ApiError.internal(f"{type(e).__name__}: {e}"))
         return web.json_response(result, status=201 if result["created"] else 200)
 
+    async def clock_info(request: web.Request) -> web.Response:
+        assert clock is not None
+        return web.json_response(clock.state())
+
+    async def advance_clock(request: web.Request) -> web.Response:
+        assert clock is not None
+        try:
+            body = await request.json()
+        except ValueError:
+            return _status(ApiError.bad_request("the body is not valid JSON"))
+        try:
+            seconds = advance_seconds(body)
+        except ApiError as e:
+            return _status(e)
+        clock.advance(seconds)
+        log.info("sandbox clock advanced by %ss", seconds)
+        return web.json_response({**clock.state(), "advancedSeconds": seconds})
+
     app = web.Application()
     app.router.add_get("/registries", list_registries)
     app.router.add_post("/registries", add_registry)
     if kyverno is not None:
         app.router.add_get("/kyverno", kyverno_info)
         app.router.add_post("/kyverno", install_kyverno)
+    if clock is not None:
+        app.router.add_get("/clock", clock_info)
+        app.router.add_post("/clock", advance_clock)
     return app
 
 
@@ -367,6 +416,17 @@ def list_registries(sandbox_dir: str | Path | None = None) -> list[dict[str, Any
 def install_kyverno(sandbox_dir: str | Path | None = None, version: str | None = None) -> dict[str, Any]:
     """Install Kyverno in the running sandbox (idempotent): ``{"installed", "created", "version", "namespace"}``."""
     return _call(sandbox_dir, "POST", "/lab/kyverno", {"version": version} if version else {})
+
+
+def clock_info(sandbox_dir: str | Path | None = None) -> dict[str, Any]:
+    """The running sandbox's clock: ``{"now", "speed", "offsetSeconds"}``."""
+    return _call(sandbox_dir, "GET", "/lab/clock")
+
+
+def advance_clock(sandbox_dir: str | Path | None, duration: str | float) -> dict[str, Any]:
+    """Fast-forward the running sandbox's clock by ``duration`` (``"12h"`` or seconds); the new clock state.
+    Raises :class:`AdminError` (code 400) for a bad or non-positive duration."""
+    return _call(sandbox_dir, "POST", "/lab/clock", {"advance": duration})
 
 
 def kyverno_info(sandbox_dir: str | Path | None = None) -> dict[str, Any]:

@@ -217,6 +217,22 @@ class Sandbox:
                 out.update(json.loads(extra.read_text()))
         return out
 
+    # --- the clock ---
+
+    def clock(self) -> dict:
+        """The running sandbox's clock: ``{"now": RFC3339, "speed": N, "offsetSeconds": S}`` (sandbox time is the
+        wall clock plus ``offsetSeconds``)."""
+        from .admin import clock_info
+
+        return clock_info(self.dir)
+
+    def advance_clock(self, duration: str | float) -> dict:
+        """Fast-forward sandbox time by ``duration`` (a Go duration such as ``"12h"``, or seconds) and return the
+        new clock state. Expiry, back-offs and schedules react at once; the sandbox time never goes back."""
+        from .admin import advance_clock
+
+        return advance_clock(self.dir, duration)
+
     def _write_kubeconfig(self) -> None:
         live = self._server_info()
         assert live

@@ -30,9 +30,13 @@ log = logging.getLogger("labhelpers.sandbox")
 
 async def serve(state: Path, port: int, clock_speed: float) -> None:
     token = (state / "token").read_text().strip()
-    clock = SandboxClock(speed=clock_speed)
+    # The sandbox clock (rate and fast-forward offset, resumed from the state directory) drives what a lesson
+    # wants to see happen sooner: token expiry, back-offs, schedules, deadlines. Object and event timestamps stay
+    # on the wall clock: kubectl counts ages in `describe` on the user's own clock, and a server clock ahead of
+    # it would show every age as <invalid>.
+    clock = SandboxClock.load(state, speed=clock_speed)
     store = Store(state / "state.db")
-    registry = Registry(store)  # object timestamps stay on real time; only drills run fast
+    registry = Registry(store)
     admission.install(registry)
     from .admission import vap
 
@@ -53,7 +57,7 @@ async def serve(state: Path, port: int, clock_speed: float) -> None:
             services.update(node.info())  # registries (hosts, demo users, images) and the node
         _write_json(state / "services.json", services)
 
-    app.add_subapp("/lab", build_admin_app(node.fleet, on_change=write_services, kyverno=kyverno))
+    app.add_subapp("/lab", build_admin_app(node.fleet, on_change=write_services, kyverno=kyverno, clock=clock))
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port, reuse_address=True, ssl_context=pki.server_context(state))
@@ -61,12 +65,14 @@ async def serve(state: Path, port: int, clock_speed: float) -> None:
 
     from .controllers import ControllerManager
 
-    controllers = ControllerManager(registry, clock=clock.now, root_ca_pem=(state / pki.CA_CERT).read_text())
-    tasks = [asyncio.create_task(controllers.run(), name="controllers")]
+    controllers = ControllerManager(registry, clock=clock, root_ca_pem=(state / pki.CA_CERT).read_text())
+    tasks = [asyncio.create_task(controllers.run(), name="controllers"),
+             asyncio.create_task(clock.persist_forever(), name="clock")]
     cleanups = []
     try:
         await node.start(registry, state / "node", clock)
         restore_registries(node.fleet)
+        clock.subscribe(node.fleet.clock_advanced)  # htpasswd files drop expired users at once
         cleanups.append(node.stop)
         ecr_runner, ecr_url = await _start_ecr(node, clock, state)
         cleanups.append(ecr_runner.cleanup)
@@ -111,6 +117,8 @@ async def serve(state: Path, port: int, clock_speed: float) -> None:
         with contextlib.suppress(Exception):
             await cleanup()
     await runner.cleanup()
+    with contextlib.suppress(OSError):
+        clock.save()  # the exact sandbox time, for the next start
     store.close()
     for name in ("server.json", "services.json"):
         with contextlib.suppress(FileNotFoundError):

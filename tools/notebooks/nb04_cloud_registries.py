@@ -13,7 +13,7 @@ def cells():
         header("04 · Cloud registries: ECR, GCR / Artifact Registry, ACR", "Part 4", [
             "create pull secrets from each cloud's credentials: ECR tokens, Google service-account keys, Azure "
             "admin users and service principals",
-            "watch an ECR token expire (with a fast sandbox clock) and refresh it",
+            "watch an ECR token expire (by fast-forwarding the sandbox's clock 12 hours) and refresh it",
             "fix the seed's ECR refresher CronJob: expansion at heredoc time, missing RBAC, and an image without "
             "kubectl",
             "explain what replaced pull secrets on cloud clusters: kubelet credential provider plugins and node "
@@ -37,10 +37,7 @@ def cells():
             clouds' APIs: an ECR endpoint for boto3 and the AWS CLI, and demo keys and passwords standing in for
             what `gcloud` and `az` would hand you.
             """),
-        parameters(
-            ("drill_clock_speed", "3600", "sandbox clock rate for the ECR expiry drill: a 12-hour token lives "
-             "12 h / N"),
-        ),
+        parameters(),
         *setup(),
         code('''
             # Cloud credentials: the sandbox's ECR endpoint and demo keys (on a real cluster: your own cloud setup).
@@ -132,10 +129,18 @@ def cells():
         md("""
             ### Drill: the token expires
 
-            An ECR token lives 12 hours. The next cell restarts the sandbox with its clock running
-            `drill_clock_speed` times faster (objects are kept), so that 12 sandbox hours pass in
-            `12 h / drill_clock_speed` of real time (12 s at 3600). It takes a fresh token, starts a pod with it,
-            waits for the token to expire, and starts a second pod with the same secret.
+            An ECR token lives 12 hours, and nobody waits 12 hours in a lesson. The next cell takes a fresh token,
+            starts a pod with it, then **fast-forwards the sandbox's clock 12 hours**
+            (`sandbox.advance_clock("12h")`; in a terminal, `labctl sandbox clock advance 12h`) and starts a second
+            pod with the same secret.
+
+            Only the sandbox can do this. It keeps its own time, and its ECR endpoint, registries, kubelet and
+            controllers all read it, so token expiry, back-offs and CronJobs react at once. A real cluster runs on
+            the real clock: there you would wait the 12 hours (and a node with a skewed clock breaks far more than
+            tokens). The jump is for good: from now on the sandbox's clock is 12 hours ahead of your computer's for
+            everything that expires or waits (every token it issues is valid for 12 hours of *sandbox* time), while
+            object timestamps, and so the AGE columns of `kubectl get` and `kubectl describe`, stay on the real
+            clock: the pods below are seconds old, not 12 hours.
             """),
         predict("What happens to the two pods?", [
             "both keep running: the kubelet refreshes ECR tokens itself",
@@ -143,16 +148,7 @@ def cells():
             "both fail: running containers are stopped when their pull secret expires",
         ], "predict-ecr-expiry"),
         code("""
-            # Observe: a token, a pod, 12 (sandbox) hours, another pod.
-            def restart_sandbox(speed):
-                global api, v1
-                sandbox.down()
-                sandbox.up(clock_speed=speed)
-                api = labhelpers.connect(backend="sandbox", sandbox_dir=sandbox_dir)
-                v1 = client.CoreV1Api(api)
-                os.environ.update(sandbox.info()["aws"]["env"])  # the ECR endpoint may have moved
-
-
+            # Observe: a token, a pod, fast-forward 12 hours, another pod.
             def fresh_ecr_secret():
                 data = ecr_client().get_authorization_token()["authorizationData"][0]
                 login, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
@@ -162,15 +158,13 @@ def cells():
 
 
             if backend != "sandbox":
-                print("skipped: the drill needs the sandbox's clock")
+                print("skipped: only the sandbox's clock can be fast-forwarded")
             else:
-                restart_sandbox(drill_clock_speed)
                 expires = fresh_ecr_secret()
                 pull_pod("ecr-before-expiry", f"{ECR_URL}/my-app:v1.0", "ecr-secret")
                 pods.wait_for_pod(api, "ecr-before-expiry", ns, timeout=60)
-                lifetime = 12 * 3600 / drill_clock_speed
-                print(f"token expires at {expires:%H:%M} sandbox time; waiting {lifetime:.0f} s of real time ...")
-                time.sleep(lifetime + 2)
+                print(f"sandbox time {sandbox.clock()['now']}: the token expires at {expires:%Y-%m-%d %H:%M} UTC")
+                print(f"fast-forward 12 hours: sandbox time {sandbox.advance_clock('12h')['now']}")
                 pull_pod("ecr-after-expiry", f"{ECR_URL}/my-app:v1.0", "ecr-secret")
                 pods.wait_for_pod(api, "ecr-after-expiry", ns, until=pull_failing, timeout=60)
                 table = pods.pods_table(api, ns)
@@ -187,13 +181,17 @@ def cells():
             refreshed before the token expires: the seed's CronJob idea, done right below, or no secret at all (the
             kubelet credential provider, at the end of this notebook).
             """),
+        md("""
+            The fix is a fresh token in the same secret. The kubelet reads the secret again on its next retry, which
+            comes at most 5 minutes after the last failure (the image pull back-off doubles from 10 s up to 5 min);
+            the next cell fast-forwards the sandbox to it instead of waiting.
+            """),
         code("""
-            # The fix: a fresh token in the same secret; the kubelet's next retry pulls. Then the normal clock again.
+            # The fix: a fresh token (12 hours from sandbox time) in the same secret; the kubelet's next retry pulls.
             if backend == "sandbox":
                 fresh_ecr_secret()
+                print(f"fast-forward 5 minutes, to the kubelet's next retry: {sandbox.advance_clock('5m')['now']}")
                 pods.wait_for_pod(api, "ecr-after-expiry", ns, timeout=120, fail_fast=False)
-                restart_sandbox(clock_speed)
-                fresh_ecr_secret()
                 table = pods.pods_table(api, ns)
                 display(table[table["NAME"].str.startswith("ecr-")])
             """, "fix-ecr-expiry"),

@@ -227,10 +227,34 @@ def cells():
             kubectl run registry-debug --image=curlimages/curl:latest --rm -it --restart=Never -- sh
             ```
 
-            That needs a terminal: `-it` attaches your keyboard to the container, and `--rm` deletes the pod when
-            you leave. A notebook (and any script or CI job) has no terminal: kubectl prints *Unable to use a TTY -
-            input is not a terminal or the right kind of file* and, on the sandbox, which does not emulate
-            `attach`, `exec` or `logs`, waits for nothing. Without `-it`, `--rm` is refused outright:
+            That needs a terminal: `-it` attaches your keyboard to the container's shell, and `--rm` deletes the pod
+            when you leave it. A notebook (and any script or CI job) has no terminal: kubectl prints *Unable to use a
+            TTY - input is not a terminal or the right kind of file* and attaches without one; the shell reads the
+            end of its input at once and exits, and `--rm` deletes the pod:
+            """),
+        code("""
+            # The seed's command as written, from a notebook: no terminal, so the shell gets no input and exits.
+            kubectl("delete", "pod", "registry-debug", "-n", ns, "--ignore-not-found", "--wait=true", show=False)
+            kubectl("run", "registry-debug", "--image=curlimages/curl:latest", "--rm", "-it", "--restart=Never",
+                    "-n", ns, "--", "sh", input="")
+            """, "ex16-it"),
+        md("""
+            **Run it as written in a terminal.** In JupyterLab, open *File → New → Terminal* (kubectl there already
+            talks to the sandbox) and type the seed's command; at the shell prompt, try the seed's two curls and
+            leave with `exit`:
+
+            ```bash
+            kubectl run registry-debug --image=curlimages/curl:latest --rm -it --restart=Never -- sh
+            curl -v https://index.docker.io/v2/
+            curl -u username:password https://index.docker.io/v2/
+            exit
+            ```
+
+            In the sandbox, a container of `curlimages/curl` (or `busybox`) runs its command as a process on the lab
+            machine (an emulation: there is no container isolation), and curl in it reaches the lab registries by
+            their public names, such as `index.docker.io`, over HTTPS, as a pod would reach the real ones.
+
+            Without `-it`, `--rm` is refused outright:
             """),
         code("""
             # --rm needs an attached session: kubectl refuses it without -it.
@@ -238,25 +262,27 @@ def cells():
                     "--", "curl", "-sv", "https://index.docker.io/v2/")
             """, "ex16-rm"),
         md("""
-            The non-interactive version: run the command as the pod's command, wait for it to finish, read its
-            logs, delete the pod. On a real cluster this is the seed's test, from the node's network. In the sandbox
-            the pod is created and its image pulled (a successful pull already proves the node reaches the
-            registry), but containers do not run their commands and there are no logs, so the curl part is done by
-            `labhelpers.probe_registry` below.
+            The non-interactive version, for notebooks and scripts: run the command as the pod's command, wait for
+            it to finish, read its logs, delete the pod. The test runs from the pod's network, on a real cluster
+            and in the sandbox alike.
             """),
         code(r'''
             # The non-interactive debug pod: kubectl run ... --restart=Never, wait, logs, delete.
             kubectl("delete", "pod", "registry-debug", "-n", ns, "--ignore-not-found", "--wait=true", show=False)
             kubectl("run", "registry-debug", "--image=curlimages/curl:latest", "--restart=Never", "-n", ns,
                     "--", "curl", "-sv", "https://index.docker.io/v2/")
-            if backend == "sandbox":
-                pods.wait_for_pod(api, "registry-debug", ns, until="Running", timeout=60)
-                display(pods.pod_events_table(api, "registry-debug", ns))
-            else:
-                kubectl("wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/registry-debug", "-n", ns, "--timeout=60s")
-                kubectl("logs", "registry-debug", "-n", ns)
+            kubectl("wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/registry-debug", "-n", ns, "--timeout=60s")
+            kubectl("logs", "registry-debug", "-n", ns)
             kubectl("delete", "pod", "registry-debug", "-n", ns, "--wait=false")
             ''', "ex16-pod"),
+        md("""
+            The log holds curl's `-v` trace (it writes it to stderr, and the container log keeps both streams): the
+            name resolved, TLS was set up with a certificate for `index.docker.io`, and the registry answered
+            `401 Unauthorized` with `WWW-Authenticate: Bearer realm="https://auth.docker.io/token",...`. For a
+            connectivity test that is success: any HTTP answer proves that DNS, the network path and TLS work, and
+            the challenge says how to authenticate. curl exits 0 on a 401 (add `-f` to make HTTP errors fail the
+            pod). `labhelpers.probe_registry` makes the same request and then follows the challenge, step by step:
+            """),
         code("""
             # The seed's first curl: curl -v https://index.docker.io/v2/ (no credentials), step by step.
             labhelpers.probe_registry("https://index.docker.io/v2/", sandbox_dir=sandbox_dir)

@@ -124,6 +124,15 @@ class ApiHandler:
             return error_response(ApiError(404, "NotFound", "the server could not find the requested resource"))
         return web.Response(body=doc, content_type="application/json")
 
+    async def pod_stream(self, request: web.Request) -> web.StreamResponse:
+        """``pods/exec`` and ``pods/attach`` (WebSocket; see :mod:`.podstreams`)."""
+        from . import podstreams
+
+        info = request.match_info
+        if request.method not in ("GET", "POST"):
+            raise ApiError.method_not_supported(f"pods/{info['sub']}", request.method.lower())
+        return await podstreams.pod_exec_or_attach(self.registry, request, info["ns"], info["name"], info["sub"])
+
     # --- resources ---
 
     def resolve(self, request: web.Request) -> Target | None:
@@ -172,8 +181,10 @@ class ApiHandler:
         if t.rt.namespaced and t.namespace is None:
             return error_response(ApiError(404, "NotFound", "the server could not find the requested resource"))
         if m == "GET":
-            if t.subresource == "log":
-                return web.Response(text="", content_type="text/plain")
+            if t.subresource == "log" and t.rt.kind == "Pod":
+                from . import podstreams
+
+                return await podstreams.pod_log(self.registry, request, t.namespace or "", t.name or "")
             return self.get(request, t)
         if m == "PUT":
             return await self.replace(request, t)
@@ -503,6 +514,7 @@ def build_app(registry: Registry, token: str) -> web.Application:
     app.router.add_get("/api/v1", api_v1)
     app.router.add_get("/apis/{g}", apis_group)
     app.router.add_get("/apis/{g}/{v}", apis_gv)
+    app.router.add_route("*", r"/api/v1/namespaces/{ns}/pods/{name}/{sub:exec|attach}", h.pod_stream)
     app.router.add_route("*", r"/api/v1/{tail:.+}", h.resource)
     app.router.add_route("*", r"/apis/{g}/{v}/{tail:.+}", h.resource)
     return app

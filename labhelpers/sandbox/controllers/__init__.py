@@ -4,7 +4,10 @@ CronJobs, and the event recorder they share.
 Store writes call ``registry.on_event`` listeners synchronously, so the listener only queues the event; the
 manager's loop turns events into per-controller work keys, reconciles each key on its own (an error is logged
 and retried with exponential back-off, never fatal) and also wakes up for time-based work: a reconcile may
-return "come back in N seconds" on the injected clock, which can run faster than real time.
+return "come back in N seconds" on the injected clock, which can run faster than real time. Given the
+:class:`~labhelpers.sandbox.clock.SandboxClock` itself, the loop sleeps exactly until the next due key and
+wakes at once when the clock is fast-forwarded (what a controller-manager does after a clock jump, without
+waiting for its next resync).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Protocol
 from ..apiserver.errors import ApiError
 from ..apiserver.objects import Registry
 from ..apiserver.store import WatchEvent
+from ..clock import SandboxClock
 from . import namespace
 from .common import Context, Key
 from .cronjob import CronJobController
@@ -33,9 +37,11 @@ log = logging.getLogger("labhelpers.sandbox.controllers")
 __all__ = ["ControllerManager", "EventRecorder"]
 
 TICK_SECONDS = 0.5  # real seconds between checks for due (time-based) work
+MIN_WAIT_SECONDS = 0.05  # ... and at least this long, so that a key due again at once cannot spin the loop
 FULL_RESYNC_SECONDS = 30.0  # real seconds between re-listing everything (the informers' resync)
 BACKOFF_BASE = 0.005  # workqueue.DefaultControllerRateLimiter: 5 ms doubling ...
 BACKOFF_MAX = 1000.0  # ... up to 1000 s
+_CLOCK_ADVANCED = WatchEvent("CLOCK", "", "", {}, 0)  # queued by a clock advance: only wakes the loop
 
 
 class Controller(Protocol):
@@ -49,10 +55,13 @@ class Controller(Protocol):
 
 
 class ControllerManager:
-    def __init__(self, registry: Registry, clock: Callable[[], float] = time.time, *,
+    def __init__(self, registry: Registry, clock: Callable[[], float] | SandboxClock = time.time, *,
                  root_ca_pem: str | None = None):
-        """``root_ca_pem``: the API server's CA certificate, published in every namespace as kube-root-ca.crt."""
+        """``clock``: a ``() -> seconds`` function, or the sandbox clock (then advances wake the loop).
+        ``root_ca_pem``: the API server's CA certificate, published in every namespace as kube-root-ca.crt."""
         self.registry = registry
+        self.sandbox_clock = clock if isinstance(clock, SandboxClock) else None
+        clock = clock.now if isinstance(clock, SandboxClock) else clock
         self.clock = clock
         self.recorder = EventRecorder(registry)
         self.ctx = Context(registry, clock, self.recorder, root_ca_pem)
@@ -70,6 +79,7 @@ class ControllerManager:
         self._failures: dict[tuple[str, Hashable], int] = {}
         self._stopped = False
         self._started = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         registry.on_event(self._on_event)
 
     # --- feeding ---
@@ -84,6 +94,8 @@ class ControllerManager:
             self._enqueue(self._events.get_nowait())
 
     def _enqueue(self, ev: WatchEvent) -> None:
+        if ev is _CLOCK_ADVANCED:
+            return
         for c in self.controllers:
             try:
                 for key in c.keys_for(ev):
@@ -163,12 +175,33 @@ class ControllerManager:
         """Sandbox time of the earliest scheduled reconcile, if any."""
         return min(self._due.values(), default=None)
 
+    def _wait_seconds(self) -> float:
+        """Real seconds until the loop must look again: the next due key (on a known clock) or the tick."""
+        due = self.next_due()
+        if due is None or self.sandbox_clock is None:
+            return TICK_SECONDS
+        return min(TICK_SECONDS, max(self.sandbox_clock.real_seconds(due - self.clock()), MIN_WAIT_SECONDS))
+
+    def _clock_advanced(self, _seconds: float) -> None:
+        """Clock listener (any thread): due times are sandbox times, so just look at them again now."""
+        if not self._stopped and self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._events.put_nowait, _CLOCK_ADVANCED)
+
     async def run(self) -> None:
         self.start()
+        self._loop = asyncio.get_running_loop()
+        unsubscribe = self.sandbox_clock.subscribe(self._clock_advanced) if self.sandbox_clock else None
+        try:
+            await self._run()
+        finally:
+            if unsubscribe is not None:
+                unsubscribe()
+
+    async def _run(self) -> None:
         last_full = time.monotonic()
         while not self._stopped:
             try:
-                ev = await asyncio.wait_for(self._events.get(), timeout=TICK_SECONDS)
+                ev = await asyncio.wait_for(self._events.get(), timeout=self._wait_seconds())
                 if self._stopped:
                     break
                 self._enqueue(ev)

@@ -4,13 +4,15 @@ Schedules are evaluated with ``croniter`` in ``spec.timeZone`` (UTC when unset, 
 running in a container). Only the most recent missed time is started, ``startingDeadlineSeconds`` bounds how
 late that may be, and more than 100 missed times produce the ``TooManyMissedTimes`` warning. Jobs are named
 ``<cronjob>-<scheduled unix time in minutes>``, which doubles as the lock against starting a time twice.
-Everything time-based uses the injected clock, so a sandbox running N times faster fires N times as often.
+Everything time-based uses the injected clock, so a sandbox running N times faster fires N times as often, and
+after the sandbox clock is fast-forwarded the CronJob behaves as after a real clock jump: the most recent
+missed time starts at once (with ``TooManyMissedTimes`` past 100 missed times, or ``MissSchedule`` when
+``startingDeadlineSeconds`` has passed).
 """
 
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta, tzinfo
 from email.utils import format_datetime
@@ -20,6 +22,7 @@ from croniter import croniter
 
 from ..apiserver.errors import ApiError
 from ..apiserver.store import WatchEvent
+from ..clock import parse_duration_ns
 from .common import (
     CRONJOB,
     JOB,
@@ -44,7 +47,6 @@ NEXT_SCHEDULE_DELTA = 0.1
 MANY_MISSED = 100
 _DESCRIPTORS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
                 "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 Schedule = Callable[[datetime], datetime]
 
@@ -65,17 +67,10 @@ def _location(name: str) -> tzinfo:
 
 
 def _parse_duration(text: str) -> float:
-    total = 0.0
-    rest = text
-    if not rest:
-        raise ScheduleError(f'time: invalid duration "{text}"')
-    while rest:
-        m = re.match(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)", rest)
-        if not m or m.group(1) in ("", "."):
-            raise ScheduleError(f'time: invalid duration "{text}"')
-        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
-        rest = rest[m.end():]
-    return total
+    try:
+        return parse_duration_ns(text) / 1e9
+    except ValueError as e:
+        raise ScheduleError(str(e)) from None
 
 
 def parse_schedule(spec: str) -> Schedule:

@@ -3,7 +3,9 @@
 The kubelet keys one back-off entry per ``<podUID>_<image as written>``: the first failed pull opens a 10 s
 window, every further failure doubles it up to 300 s, and an entry untouched for twice the maximum is forgotten
 (so a pod that has been failing for an hour and then gets a fixed secret starts again at 10 s). Time is whatever
-clock is injected: the sandbox clock, which can run N times faster than real time for demos.
+clock is injected: the sandbox clock, which can run N times faster than real time for demos and be fast-forwarded.
+Windows are judged when a pod worker syncs, and workers sleep on that clock, so after a fast-forward past a window
+the next pull happens at once (and a jump of more than twice the maximum starts the back-off over at 10 s).
 """
 
 from __future__ import annotations

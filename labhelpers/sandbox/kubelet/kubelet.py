@@ -2,7 +2,9 @@
 
 It plugs into the API server core in-process: a store listener (only queues, as store writes call listeners
 synchronously), ``registry.pod_graceful_hook`` so that deleting a bound pod waits for the kubelet to stop its
-containers, and an :class:`EventRecorder` of its own with ``source: {component: kubelet, host: lab-node}``.
+containers, an :class:`EventRecorder` of its own with ``source: {component: kubelet, host: lab-node}``, and
+its streaming side (logs, exec, attach) registered with :mod:`..apiserver.podstreams`. Containers of images
+the emulated runtime knows run as processes (:mod:`.runtime`), with the pod network of :mod:`.podnet`.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..apiserver import discovery
+from .. import pki
+from ..apiserver import discovery, podstreams
 from ..apiserver.errors import ApiError
 from ..apiserver.objects import Registry
 from ..apiserver.store import WatchEvent, rt_key
@@ -27,7 +31,10 @@ from .backoff import IMAGE_BACKOFF_INITIAL, IMAGE_BACKOFF_MAX
 from .image_manager import ImageManager
 from .images import ImageService
 from .node import CONTAINER_RUNTIME_VERSION, HOST_IP, NODE, NODE_NAME, POD_CIDR, NodeStatusReporter
+from .podnet import PodNetwork
 from .pods import POD, WORKER_BACKOFF_JITTER, PodIPs, PodWorker, WorkerContext, runtime_from_status
+from .runtime import ContainerRuntime
+from .streaming import KubeletStreaming
 
 __all__ = ["COMPONENT", "Kubelet"]
 
@@ -49,7 +56,8 @@ class Kubelet:
 
     def __init__(self, registry: Registry, fleet: RegistryFleet, clock: SandboxClock, *,
                  state_dir: Path | None = None, node_name: str = NODE_NAME, recorder: EventRecorder | None = None,
-                 worker_jitter: float = WORKER_BACKOFF_JITTER, rand: Callable[[], float] | None = None) -> None:
+                 worker_jitter: float = WORKER_BACKOFF_JITTER, rand: Callable[[], float] | None = None,
+                 ca_dir: Path | None = None) -> None:
         self.registry = registry
         self.clock = clock
         self.node_name = node_name
@@ -58,9 +66,18 @@ class Kubelet:
         self.image_service = ImageService(fleet, state_dir / "images.json" if state_dir else None)
         self.images = ImageManager(self.image_service, self._container_event, clock.now)
         self.ips = PodIPs(POD_CIDR)
+        root = state_dir if state_dir is not None else Path(tempfile.mkdtemp(prefix="lab-kubelet-"))
+        if ca_dir is None and state_dir is not None:
+            sandbox_root = state_dir.parent.parent  # LabNode puts the kubelet at <sandbox>/node/kubelet
+            if (sandbox_root / pki.CA_CERT).exists() and (sandbox_root / pki.CA_KEY).exists():
+                ca_dir = sandbox_root
+        self.network = PodNetwork(fleet, root / "network", ca_dir)
+        self.processes = ContainerRuntime(root, curl_home=self.network.curl_home)
+        self.processes.before_start = self.network.refresh
+        self.streaming = KubeletStreaming(self)
         ctx_kwargs: dict[str, Any] = {"rand": rand} if rand is not None else {}
         self.ctx = WorkerContext(registry, self.images, self.ips, self._container_event, clock, node_name, HOST_IP,
-                                 worker_jitter=worker_jitter, **ctx_kwargs)
+                                 worker_jitter=worker_jitter, processes=self.processes, **ctx_kwargs)
         self.node = NodeStatusReporter(registry, name=node_name, state_dir=state_dir,
                                        images=self.image_service.node_images, record_event=self._node_event)
         self.workers: dict[str, PodWorker] = {}
@@ -88,6 +105,12 @@ class Kubelet:
         self._running = True
         self.node.register()
         self.node.start()
+        self.processes.reap_orphans()
+        try:
+            await self.network.start()
+        except Exception:  # containers still run; curl just does not see the registries
+            log.exception("pod network not started")
+        podstreams.register(self.registry, self.streaming)
         self.image_service.on_change = self._images_changed
         self.registry.on_event(self._on_store_event)
         self.registry.pod_graceful_hook = self._graceful_hook
@@ -102,10 +125,13 @@ class Kubelet:
             self.registry.store.listeners.remove(self._on_store_event)
         if self.registry.pod_graceful_hook == self._graceful_hook:
             self.registry.pod_graceful_hook = None
+        podstreams.unregister(self.registry, self.streaming)
         await self.node.stop()
         for w in list(self.workers.values()):
             await w.stop()
         self.workers.clear()
+        await self.processes.shutdown()
+        await self.network.stop()
         for t in list(self._tasks):
             t.cancel()
         for t in list(self._tasks):
@@ -178,7 +204,12 @@ class Kubelet:
         self.ips.release(uid)
         self.images.forget_pod(uid)
         if worker is not None:
-            self._spawn(worker.stop())
+            self._spawn(self._release(worker))
+
+    @staticmethod
+    async def _release(worker: PodWorker) -> None:
+        await worker.stop()
+        await worker.release()
 
     def _spawn(self, coro: Any) -> None:
         assert self._loop is not None

@@ -8,9 +8,11 @@ decides it on a node: a runtime change (the PLEG) syncs again at once, a failed 
 worker's 10 s back-off (jittered to 15 s), and a healthy pod is resynced every minute; all on the sandbox
 clock. That reproduces ``kubectl get pods -w`` alternating ErrImagePull and ImagePullBackOff.
 
-Containers do not execute anything: a started container runs until the pod is deleted. The one exception,
-so that Job and CronJob lessons complete, is a pod controlled by a Job: its containers exit 0 after
-:data:`JOB_RUN_SECONDS` and the pod goes ``Succeeded``.
+Containers of images the emulated runtime knows (:mod:`.runtime`) run their command as a process on the lab
+machine: its exit becomes the container's termination (and, per ``restartPolicy``, a restart after the
+crash-loop back-off, or the pod's ``Succeeded``/``Failed``). Containers of other images execute nothing: they
+run until the pod is deleted, except in a pod controlled by a Job, whose containers exit 0 after
+:data:`JOB_RUN_SECONDS` so that Job and CronJob lessons complete.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ import logging
 import math
 import random
 import secrets
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from ...images import apply_default_image_tag, image_pull_secret_names, missing_secrets_event_message
@@ -32,8 +36,10 @@ from ..apiserver import resources
 from ..apiserver.errors import ApiError
 from ..apiserver.objects import Registry
 from ..clock import SandboxClock
-from .backoff import jitter
+from .backoff import Backoff, jitter
 from .image_manager import ImageManager
+from .images import go_duration
+from .runtime import ContainerPlan, ContainerRuntime, ExecNotFound, start_error_message
 from .status import ContainerRecord, PodRuntime, generate_pod_status, is_restartable_init, should_restart
 
 __all__ = ["JOB_RUN_SECONDS", "RESYNC_SECONDS", "TERMINATION_SECONDS", "WORKER_BACKOFF_SECONDS", "PodIPs",
@@ -49,7 +55,10 @@ WORKER_BACKOFF_SECONDS = 10.0  # pod_workers.go backOffPeriod, jittered by up to
 WORKER_BACKOFF_JITTER = 0.5
 RESYNC_SECONDS = 60.0  # syncFrequency
 JOB_RUN_SECONDS = 2.0  # how long a Job pod's containers "run" before exiting 0
-TERMINATION_SECONDS = 0.5  # how long stopping a container takes
+TERMINATION_SECONDS = 0.5  # how long stopping a container without a process takes
+CRASH_BACKOFF_INITIAL = 10.0  # kuberuntime: the container restart back-off starts at 10 s
+CRASH_BACKOFF_MAX = 300.0  # MaxContainerBackOff
+DEFAULT_GRACE_SECONDS = 30
 
 
 class EventFn(Protocol):
@@ -71,6 +80,7 @@ class WorkerContext:
     rand: Callable[[], float] = random.random
     # how much of the 50 % worker back-off jitter to use (tests set 0 for exact timing)
     worker_jitter: float = WORKER_BACKOFF_JITTER
+    processes: ContainerRuntime | None = None  # the emulated runtime (None: nothing ever executes)
 
 
 class PodIPs:
@@ -209,6 +219,9 @@ class PodWorker:
     _task: asyncio.Task[None] | None = None
     _run_until: dict[str, float] = field(default_factory=dict)
     _terminating: bool = False
+    _finished: dict[str, float] = field(default_factory=dict)  # sandbox time of each container's last exit
+    _crash: Backoff | None = None
+    _crash_last: dict[str, float] = field(default_factory=dict)
 
     # --- lifecycle ---
 
@@ -231,10 +244,8 @@ class PodWorker:
     async def _loop(self) -> None:
         delay = 0.0
         while not self.done:
-            if delay > 0:
-                timeout = None if math.isinf(delay) else max(self.ctx.clock.real_seconds(delay), 0.0)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+            if delay > 0:  # sandbox seconds: a poke or a clock advance past the delay ends the wait early
+                await self.ctx.clock.sleep(delay, self._wake)
             self._wake.clear()
             try:
                 delay = await self.sync()
@@ -311,12 +322,13 @@ class PodWorker:
         return found
 
     async def sync_containers(self, pod: dict[str, Any], pull_secrets: list[dict[str, Any]]) -> _SyncOutcome:
-        """``computePodActions`` + ``SyncPod`` of the runtime manager, for a runtime without processes."""
+        """``computePodActions`` + ``SyncPod`` of the runtime manager."""
         out = _SyncOutcome()
         rt = self.runtime
         spec = pod.get("spec") or {}
         now = self.ctx.clock.now()
         self._finish_jobs(now, out)
+        self._lost_processes(pod, out)
         if not rt.sandbox_ready:
             rt.sandbox_ready = True
             # host-network pods share the node's address; the others get one from the pod CIDR
@@ -329,7 +341,7 @@ class PodWorker:
                     self.ctx.event(pod, "Normal", "Killing",
                                    f"Container {c.get('name')} definition changed, will be restarted",
                                    _field_path(kind, c.get("name", "")))
-                    rec.exit(self.ctx.registry.now(), 0)
+                    await self._kill(rec, self._grace(pod))
                     out.changed = True
         for c in spec.get("initContainers") or []:
             name = c.get("name", "")
@@ -337,24 +349,38 @@ class PodWorker:
             if is_restartable_init(c):
                 if rec is not None and rec.state == "running":
                     continue
-            elif rec is not None and rec.state == "exited" and rec.exit_code == 0:
-                continue
+            elif rec is not None:
+                if rec.state == "exited" and rec.exit_code == 0:
+                    continue
+                if rec.state == "running":
+                    return out  # still initialising
+                if rec.state == "exited" and not should_restart(c, pod, rt):
+                    return out  # failed for good: the pod is Failed
+            if self._in_crash_backoff(pod, c, "initContainers"):
+                out.error = True
+                return out
             if not await self.start_container(pod, c, "initContainers", pull_secrets):
                 out.error = True
                 return out
             out.changed = True
             if not is_restartable_init(c):
-                # nothing executes: a regular init container completes as soon as it starts
-                rt.latest(name).exit(self.ctx.registry.now(), 0)  # type: ignore[union-attr]
+                started = rt.latest(name)
+                if started is not None and not self._has_process(started):
+                    # nothing executes: a regular init container completes as soon as it starts
+                    started.exit(self.ctx.registry.now(), 0)
                 return out
         for c in spec.get("containers") or []:
             name = c.get("name", "")
             rec = rt.latest(name)
             if rec is not None and (rec.state == "running" or not should_restart(c, pod, rt)):
                 continue
+            if self._in_crash_backoff(pod, c, "containers"):
+                out.error = True
+                continue
             if await self.start_container(pod, c, "containers", pull_secrets):
                 out.changed = True
-                if _is_job_pod(pod):
+                started = rt.latest(name)
+                if _is_job_pod(pod) and started is not None and not self._has_process(started):
                     self._run_until[name] = self.ctx.clock.now() + JOB_RUN_SECONDS
             else:
                 out.error = True
@@ -370,6 +396,127 @@ class PodWorker:
                     rec.exit(self.ctx.registry.now(), 0)
                     out.changed = True
                 del self._run_until[name]
+
+    # --- processes ---
+
+    def _plan(self, pod: Mapping[str, Any], container: Mapping[str, Any]) -> ContainerPlan | None:
+        if self.ctx.processes is None:
+            return None
+
+        def lookup(kind: str, name: str) -> Mapping[str, Any] | None:
+            return self.ctx.registry.find(SECRET if kind == "secret" else CONFIGMAP, self.namespace, name)
+
+        return self.ctx.processes.plan(pod, container, lookup, pod_ip=self.runtime.pod_ip)
+
+    def plan_of(self, container: str) -> ContainerPlan | None:
+        """How the named container runs (None: its image is not runnable, or the pod is gone)."""
+        pod = self._pod()
+        if pod is None:
+            return None
+        spec = pod.get("spec") or {}
+        for c in list(spec.get("initContainers") or []) + list(spec.get("containers") or []):
+            if c.get("name") == container:
+                return self._plan(pod, c)
+        return None
+
+    def _has_process(self, rec: ContainerRecord) -> bool:
+        return self.ctx.processes is not None and self.ctx.processes.get(rec.container_id) is not None
+
+    def log_dir(self) -> Path | None:
+        """``/var/log/pods/<namespace>_<name>_<uid>``."""
+        if self.ctx.processes is None:
+            return None
+        return self.ctx.processes.root / "pods" / f"{self.namespace}_{self.name}_{self.uid}"
+
+    def log_path(self, container: str, index: int) -> Path | None:
+        d = self.log_dir()
+        return d / container / f"{index}.log" if d is not None else None
+
+    def log_path_of(self, container: str, container_id: str) -> Path | None:
+        """The log file of one container instance (None when it never had one)."""
+        for index, rec in enumerate(self.runtime.containers.get(container, [])):
+            if rec.container_id == container_id:
+                path = self.log_path(container, index)
+                return path if path is not None and path.exists() else None
+        return None
+
+    def _exited(self, name: str, container_id: str, code: int) -> None:
+        """The runtime saw a container's process end: the PLEG's ContainerDied."""
+        for rec in self.runtime.containers.get(name, []):
+            if rec.container_id == container_id and rec.state in ("running", "created"):
+                rec.exit(self.ctx.registry.now(), code)
+                self._finished[name] = self.ctx.clock.now()
+                self.poke()
+
+    def _lost_processes(self, pod: Mapping[str, Any], out: _SyncOutcome) -> None:
+        """After a sandbox restart, a runnable container's process died with the old sandbox: it has exited."""
+        if self.ctx.processes is None:
+            return
+        spec = pod.get("spec") or {}
+        for c in list(spec.get("initContainers") or []) + list(spec.get("containers") or []):
+            rec = self.runtime.latest(c.get("name", ""))
+            if (rec is not None and rec.state == "running" and not self._has_process(rec)
+                    and self._plan(pod, c) is not None):
+                rec.exit(self.ctx.registry.now(), 255, "Unknown")
+                self._finished[rec.name] = self.ctx.clock.now()
+                out.changed = True
+
+    def _in_crash_backoff(self, pod: Mapping[str, Any], container: Mapping[str, Any], kind: str) -> bool:
+        """``doBackOff``: a container that exited restarts at once the first time, then only after a window
+        of 10 s doubling up to 5 min counted from its last exit (``CrashLoopBackOff`` meanwhile)."""
+        name = container.get("name", "")
+        rec = self.runtime.latest(name)
+        finished = self._finished.get(name)
+        if rec is None or rec.state != "exited" or finished is None:
+            return False
+        if self._crash is None:
+            self._crash = Backoff(CRASH_BACKOFF_INITIAL, CRASH_BACKOFF_MAX, self.ctx.clock.now)
+        key = f"{self.name}_{self.namespace}_{self.uid}_{name}"
+        last = self._crash_last.get(key)
+        window = self._crash.get(key)
+        if last is not None and finished - last <= 2 * CRASH_BACKOFF_MAX and self.ctx.clock.now() - finished < window:
+            pod_ref = f"{self.name}_{self.namespace}({self.uid})"
+            self.ctx.event(pod, "Warning", "BackOff", f"Back-off restarting failed container {name} in pod {pod_ref}",
+                           _field_path(kind, name))
+            self.reasons[name] = ("CrashLoopBackOff",
+                                  f"back-off {go_duration(window)} restarting failed container={name} pod={pod_ref}")
+            return True
+        self._crash.next(key, finished)
+        self._crash_last[key] = finished
+        return False
+
+    def _grace(self, pod: Mapping[str, Any]) -> float:
+        """The kill grace period in sandbox seconds (the kubelet never uses less than 2 s)."""
+        meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+        grace = meta.get("deletionGracePeriodSeconds")
+        if grace is None:
+            grace = spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS)
+        return max(float(grace or 0), 2.0)
+
+    async def _kill(self, rec: ContainerRecord, grace: float) -> None:
+        """``killContainer``: the process gets SIGTERM, then SIGKILL after ``grace``; a container without a
+        process just stops."""
+        if self._has_process(rec):
+            assert self.ctx.processes is not None
+            code = await self.ctx.processes.stop(rec.container_id, self.ctx.clock.real_seconds(grace))
+            if rec.state == "running":
+                rec.exit(self.ctx.registry.now(), code if code is not None else 137)
+        elif rec.state == "running":
+            rec.exit(self.ctx.registry.now(), 0)
+
+    async def release(self) -> None:
+        """The pod is gone: kill what is left and remove its logs and working directories."""
+        procs = self.ctx.processes
+        if procs is None:
+            return
+        recs = [r for records in self.runtime.containers.values() for r in records]
+        await asyncio.gather(*(procs.stop(r.container_id, self.ctx.clock.real_seconds(2.0)) for r in recs
+                               if procs.running(r.container_id)), return_exceptions=True)
+        for r in recs:
+            procs.forget(r.container_id)
+        log_dir = self.log_dir()
+        if log_dir is not None:
+            shutil.rmtree(log_dir, ignore_errors=True)
 
     async def start_container(self, pod: Mapping[str, Any], container: Mapping[str, Any], kind: str,
                               pull_secrets: list[dict[str, Any]]) -> bool:
@@ -394,9 +541,29 @@ class PodWorker:
                               stored.ref if stored is not None else result.image_ref,
                               str(container.get("image") or ""), now, mounts=_mounts(container))
         self.ctx.event(pod, "Normal", "Created", f"Created container: {name}", field_path)
-        rec.start(self.ctx.registry.now())
+        plan = self._plan(pod, container)
+        if plan is not None and self.ctx.processes is not None:
+            index = len(self.runtime.containers.get(name, []))
+            log_path = self.log_path(name, index)
+            assert log_path is not None
+            self.runtime.add(rec)
+            try:
+                await self.ctx.processes.start(rec.container_id, plan, log_path,
+                                               on_exit=lambda code: self._exited(name, rec.container_id, code))
+            except ExecNotFound as e:
+                message = start_error_message(e)
+                rec.started_at = "1970-01-01T00:00:00Z"
+                rec.exit(self.ctx.registry.now(), 128, "StartError")
+                rec.message = message
+                self._finished[name] = self.ctx.clock.now()
+                self.ctx.event(pod, "Warning", "Failed", f"Error: {message}", field_path)
+                self.reasons[name] = ("RunContainerError", message)
+                return False
+            rec.start(self.ctx.registry.now())
+        else:
+            rec.start(self.ctx.registry.now())
+            self.runtime.add(rec)
         self.ctx.event(pod, "Normal", "Started", f"Started container {name}", field_path)
-        self.runtime.add(rec)
         self.reasons.pop(name, None)
         return True
 
@@ -418,8 +585,11 @@ class PodWorker:
                    if (r := self.runtime.latest(c.get("name", ""))) is not None and r.state == "running"]
         for kind, name in running:
             self.ctx.event(pod, "Normal", "Killing", f"Stopping container {name}", _field_path(kind, name))
-        if running:
-            await asyncio.sleep(self.ctx.clock.real_seconds(TERMINATION_SECONDS))
+        records = [r for _, name in running if (r := self.runtime.latest(name)) is not None]
+        waits: list[Any] = [self._kill(r, self._grace(pod)) for r in records if self._has_process(r)]
+        if any(not self._has_process(r) for r in records):
+            waits.append(asyncio.sleep(self.ctx.clock.real_seconds(TERMINATION_SECONDS)))
+        await asyncio.gather(*waits)
         for _, name in running:
             rec = self.runtime.latest(name)
             if rec is not None and rec.state == "running":

@@ -395,6 +395,16 @@ class RegistryFleet:
             for h in list(self._hosts.values()):
                 self._render_htpasswd(h)
 
+    def clock_advanced(self, _seconds: float = 0.0) -> None:
+        """The sandbox clock was fast-forwarded: drop expired htpasswd users now, not at the next poll (a
+        clock listener; token servers and gateways check expiry on every request anyway)."""
+        if self._sync_task is not None and self.loop.alive:
+            self.loop.loop.call_soon_threadsafe(self._sync_quietly)
+
+    def _sync_quietly(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sync_credentials()
+
     @staticmethod
     def _render_htpasswd(h: _Host) -> None:
         if h.htpasswd is None:
