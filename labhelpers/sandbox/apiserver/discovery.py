@@ -60,13 +60,31 @@ def legacy_resource_list(group: str, version: str) -> dict | None:
             entry["categories"] = list(rt.categories)
         items.append(entry)
         for sub in rt.subresources:
-            sub_kind = {"scale": "Scale", "eviction": "Eviction", "binding": "Binding"}.get(sub, rt.kind)
-            sub_verbs = ["get", "patch", "update"] if sub in ("status", "scale", "ephemeralcontainers") else (
-                ["get"] if sub == "log" else ["create"] if sub in ("binding", "eviction") else ["update"])
+            sub_kind, sub_verbs = _sub_kind(sub, rt.kind), _sub_verbs(sub)
             items.append({"name": f"{rt.plural}/{sub}", "singularName": "", "namespaced": rt.namespaced,
                           "kind": sub_kind, "verbs": sub_verbs})
     gv = f"{group}/{version}" if group else version
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": items}
+
+
+_SUB_KINDS = {"scale": "Scale", "eviction": "Eviction", "binding": "Binding", "exec": "PodExecOptions",
+              "attach": "PodAttachOptions"}
+
+
+def _sub_kind(sub: str, kind: str) -> str:
+    return _SUB_KINDS.get(sub, kind)
+
+
+def _sub_verbs(sub: str) -> list[str]:
+    """As kube-apiserver lists them: status/scale/ephemeralcontainers are read-write, log is read-only,
+    exec/attach are both (WebSocket clients GET, SPDY ones POST), binding/eviction are create-only."""
+    if sub in ("status", "scale", "ephemeralcontainers"):
+        return ["get", "patch", "update"]
+    if sub == "log":
+        return ["get"]
+    if sub in ("exec", "attach"):
+        return ["create", "get"]
+    return ["create"]
 
 
 def _aggregated_group(group: str, versions: list[str], disc_version: str) -> dict:
@@ -85,12 +103,10 @@ def _aggregated_group(group: str, versions: list[str], disc_version: str) -> dic
                 r["categories"] = list(rt.categories)
             subs = []
             for sub in rt.subresources:
-                sub_kind = {"scale": "Scale", "eviction": "Eviction", "binding": "Binding"}.get(sub, rt.kind)
                 sub_group = "autoscaling" if sub == "scale" else ("policy" if sub == "eviction" else rt.group)
-                sub_version = "v1"
                 subs.append({"subresource": sub,
-                             "responseKind": {"group": sub_group, "version": sub_version, "kind": sub_kind},
-                             "verbs": ["get", "patch", "update"] if sub in ("status", "scale") else ["create"]})
+                             "responseKind": {"group": sub_group, "version": "v1", "kind": _sub_kind(sub, rt.kind)},
+                             "verbs": _sub_verbs(sub)})
             if subs:
                 r["subresources"] = subs
             resources.append(r)

@@ -111,7 +111,7 @@ _BUILTIN = [
     ResourceType("", "v1", "ConfigMap", "configmaps", short_names=("cm",)),
     ResourceType("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",)),
     ResourceType("", "v1", "Pod", "pods", short_names=("po",), categories=("all",),
-                 subresources=("status", "log", "binding", "eviction", "ephemeralcontainers")),
+                 subresources=("attach", "binding", "ephemeralcontainers", "eviction", "exec", "log", "status")),
     ResourceType("", "v1", "Event", "events", short_names=("ev",)),
     ResourceType("apps", "v1", "Deployment", "deployments", short_names=("deploy",), categories=("all",),
                  subresources=("status", "scale")),
