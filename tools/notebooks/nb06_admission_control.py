@@ -146,11 +146,12 @@ def cells():
               pins the verified digest into the pod (Exercise 14).
 
             **What the sandbox emulates:** Kyverno's admission controller (webhooks, `ClusterPolicy`/`Policy`, `validate`
-            patterns, `verifyImages` with cosign keys, PolicyReports), with Kyverno's messages character for character,
-            and the API server's native ValidatingAdmissionPolicy. Deviations: Kyverno's newer CEL policy kinds
-            (`ValidatingPolicy`, `ImageValidatingPolicy`, ...) are not served in the cluster (`labctl policy apply`
-            evaluates them offline, like the Kyverno CLI); there is no transparency log, so signatures verify as with
-            `rekor: {ignoreTlog: true}`; keyless attestors are not supported.
+            patterns, `verifyImages` with cosign keys, PolicyReports) and its CEL `ValidatingPolicy`, with Kyverno's
+            messages character for character, and the API server's native ValidatingAdmissionPolicy. Deviations: of
+            Kyverno's newer CEL policy kinds only `ValidatingPolicy` is served, and without the libraries that reach out
+            (`resource`, `http`, `globalContext`); `ImageValidatingPolicy` and the others are not (`labctl policy apply`
+            evaluates a `ValidatingPolicy` offline, like the Kyverno CLI); there is no transparency log, so signatures
+            verify as with `rekor: {ignoreTlog: true}`; keyless attestors are not supported.
             """),
         parameters(
             ("keep_policies", "False", "True keeps this notebook's Enforce policies at the end (they refuse images "
@@ -681,9 +682,10 @@ def cells():
             `ImageValidatingPolicy`, CEL-based and shaped like a VAP (`matchConstraints`, `variables`, `validations`) plus
             Kyverno's extras (background scans, reports, exceptions, generated VAPs); 1.15 added `MutatingPolicy`,
             `GeneratingPolicy` and `DeletingPolicy`; they are stable as `policies.kyverno.io/v1` since 1.17 (kyverno.io/docs,
-            *Policy Types*). The sandbox does not serve these kinds in the cluster, but `labctl policy apply` evaluates a
-            `ValidatingPolicy` offline. The same rule, in the `v1alpha1` version that Kyverno 1.15 serves:
-            """),
+            *Policy Types*). Of these the sandbox's Kyverno serves `ValidatingPolicy` (the others are not served), and
+            `labctl policy apply` evaluates it offline too. The same rule, in the `v1alpha1` version that Kyverno 1.15
+            serves, first offline:
+            """, "kyverno-s-own-cel-policy"),
         code(r'''
             # restrict-registries as a Kyverno ValidatingPolicy: the VAP's text, another kind, the binding's action inside.
             vap_text = (work / "restrict-registries-vap.yaml").read_text().split("\n---\n")[0]
@@ -695,6 +697,55 @@ def cells():
             print(vpol_text)
             verdicts("restrict-registries-vpol.yaml", test_pods)
             ''', "vpol-verdicts"),
+        md("""
+            Then in the cluster. `kubectl apply` goes through Kyverno's policy webhook (`validate-policy.kyverno.svc`),
+            which compiles every expression: a typo in the CEL is refused there with cel-go's error, not at the first
+            pod. No binding: the policy applies as soon as it is stored, with its own `validationActions`.
+            """, "vpol-in-the-cluster"),
+        code(r'''
+            # The ValidatingPolicy in the cluster: apply it, list it, and read the status Kyverno gives it.
+            kubectl("apply", "-f", "restrict-registries-vpol.yaml", cwd=work)
+            kubectl("get", "validatingpolicy", "restrict-registries")
+            vpol_status = json.loads(kubectl("get", "vpol", "restrict-registries", "-o", "json", show=False).stdout)
+            pd.DataFrame(vpol_status["status"]["conditionStatus"]["conditions"],
+                         columns=["type", "status", "reason", "message"]).set_index("type")
+            ''', "vpol-apply"),
+        md("""
+            `READY` is `false`, and the conditions say why: the webhook is configured, but Kyverno's reports controller
+            (bound to the built-in `view` role) may not read `pods/ephemeralcontainers`, a subresource the rule names, so
+            the policy is *not ready for reporting*. Admission does not care: the webhook enforces it all the same.
+
+            Three policies now hold the same rule, and a disallowed pod would be refused three times. The VAP runs inside
+            the API server before any webhook, so its message would win; the two Kyverno webhooks are called in parallel,
+            and the API server reports whichever denial arrives first. To see the `ValidatingPolicy`'s own answer, the
+            next cell removes the VAP's binding (its section is done) and puts the `ClusterPolicy` in Audit with
+            `emitWarning` for the test (the drill's `audit-registries-policy.yaml`); the cell after it restores Enforce.
+            """, "three-policies-one-rule"),
+        code(r'''
+            # Deny: a disallowed image is refused by Kyverno's CEL webhook, an allowed (signed) one admitted.
+            kubectl("delete", "validatingadmissionpolicybinding", "restrict-registries-binding", "--ignore-not-found")
+            kubectl("apply", "-f", "audit-registries-policy.yaml", cwd=work)
+            run_pod("vpol-denied", "nginx:1.25")
+            run_pod("vpol-allowed", "docker.io/youruser/signed-app:v1.0")
+            ''', "vpol-deny"),
+        md("""
+            Read it from the outside in: the `Warning:` line is the `ClusterPolicy`, now in Audit, still reporting its
+            failure; the error is the `ValidatingPolicy`: `admission webhook "vpol.validate.kyverno.svc-fail"` (Kyverno's
+            webhook for CEL policies, `-fail` for `failurePolicy: Fail`) `denied the request: Policy restrict-registries
+            failed: ` and the validation's `message`. Compare the VAP's `ValidatingAdmissionPolicy '...' with binding
+            '...' denied request:` and the `ClusterPolicy`'s YAML block. With `validationActions: [Warn]` the same text
+            comes back as a warning and the pod is created; with `[Audit]` only the PolicyReport says `fail` (its
+            results carry `source: KyvernoValidatingPolicy`).
+
+            The policy has served its purpose: the next cell deletes it and its test pod, and puts the `ClusterPolicy`
+            back in Enforce, so that the self-check and later notebooks meet only this notebook's Kyverno policies.
+            """, "vpol-read-the-denial"),
+        code(r'''
+            # Put things back: delete the ValidatingPolicy and its test pod, the ClusterPolicy in Enforce again.
+            kubectl("delete", "pod", "vpol-allowed", "-n", ns, "--ignore-not-found", "--wait=true")
+            kubectl("delete", "validatingpolicy", "restrict-registries", "--ignore-not-found")
+            kubectl("apply", "-f", "allowed-registries-policy-fixed.yaml", cwd=work)
+            ''', "vpol-cleanup"),
         md("""
             And Exercise 14 as an `ImageValidatingPolicy` (for reading: not evaluated here). The image check is a CEL
             function over the attestors, so "signed by key A **or** by key B" and similar rules are plain expressions:
@@ -799,6 +850,7 @@ def cells():
                 print("keep_policies = True: the policies stay; notebooks 07-09 will meet them")
             else:
                 kubectl("delete", "clusterpolicy", "restrict-registries", "verify-image-signatures", "--ignore-not-found")
+                kubectl("delete", "validatingpolicy", "restrict-registries", "--ignore-not-found")
                 kubectl("delete", "validatingadmissionpolicybinding", "restrict-registries-binding", "--ignore-not-found")
                 kubectl("delete", "validatingadmissionpolicy", "restrict-registries", "--ignore-not-found")
                 kubectl("delete", "secret", "regcred", "-n", "kyverno", "--ignore-not-found")

@@ -10,6 +10,8 @@ Modules, bottom-up:
 * :mod:`.pattern` – the tree walk (``validate.MatchPattern``) and rule evaluation for ``pattern``/``anyPattern``.
 * :mod:`.results` – rule statuses, the blocking decision, the UPDATE "unchanged" rule.
 * :mod:`.messages` – the exact texts users see (rule messages, webhook denial, audit warnings).
+* :mod:`.vpol_cel`, :mod:`.vpol`, :mod:`.vpol_engine`, :mod:`.vpol_admission` – the CEL ``ValidatingPolicy``:
+  Kyverno's CEL environment on :mod:`..vap`, the CRD object, compiler and evaluator, webhooks and reports.
 
 Typical admission flow (match/exclude, autogen and ``{{ }}`` variables happen before this)::
 

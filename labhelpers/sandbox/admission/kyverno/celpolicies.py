@@ -3,7 +3,8 @@
 
 Both match on ``matchConstraints.resourceRules`` (apiGroups/apiVersions/operations/resources, ``*`` allowed),
 bind ``variables`` in order, then evaluate ``validations``: the first failing one decides. The result is one
-rule response named after the policy, as the Kyverno CLI reports it.
+rule response named after the policy, as the Kyverno CLI reports it. A ValidatingPolicy is compiled and
+evaluated by the same engine the sandbox's admission uses (:mod:`.vpol_engine`, autogen variants included).
 """
 
 from __future__ import annotations
@@ -68,8 +69,31 @@ def _activation(req: Request) -> dict[str, Any]:
             "namespaceObject": {"metadata": {"name": req.namespace, "labels": dict(req.namespace_labels)}}}
 
 
+def _evaluate_vpol(policy: Mapping[str, Any], req: Request) -> PolicyResponse:
+    from ..vap import cel as vap_cel
+    from . import vpol, vpol_engine
+
+    resp = PolicyResponse(dict(policy))
+    name = vpol.name(policy)
+    resp.actions[name] = "Enforce" if "Deny" in vpol.validation_actions(policy) else "Audit"
+    try:
+        variants = vpol_engine.compile_policy(policy)
+    except vpol_engine.PolicyCompileError as e:
+        resp.results.append(RuleResult(name, RuleStatus.ERROR, str(e)))
+        return resp
+    act = _activation(req)
+    inputs = vpol_engine.Inputs(vap_cel.to_cel(req.resource), vap_cel.to_cel(req.old),
+                                vap_cel.to_cel(act["request"]), vap_cel.namespace_value(act["namespaceObject"]))
+    for variant in variants:
+        if variant.constraints is not None and constraints_match(variant.constraints, req):
+            resp.results.append(vpol_engine.evaluate(variant, inputs).rule_result(name))
+    return resp
+
+
 def evaluate(policy: Mapping[str, Any], req: Request) -> PolicyResponse:
     """A ValidatingAdmissionPolicy or ValidatingPolicy on one resource (no binding: it applies as matched)."""
+    if is_vpol(policy):
+        return _evaluate_vpol(policy, req)
     resp = PolicyResponse(dict(policy))
     spec = policy.get("spec") or {}
     name = (policy.get("metadata") or {}).get("name", "")

@@ -1,14 +1,17 @@
 """Kyverno inside the sandbox API server: its kinds, its policy webhook, its resource webhooks and its objects.
 
-``install(registry)`` registers ``kyverno.io/v1`` ClusterPolicy/Policy and ``wgpolicyk8s.io/v1alpha2``
-PolicyReport/ClusterPolicyReport (served like CRDs, with the real CRDs' printer columns) and adds:
+``install(registry)`` registers ``kyverno.io/v1`` ClusterPolicy/Policy, ``policies.kyverno.io/v1alpha1``
+ValidatingPolicy and ``wgpolicyk8s.io/v1alpha2`` PolicyReport/ClusterPolicyReport (served like CRDs, with the
+real CRDs' printer columns) and adds:
 
 * a **mutating** plug-in: CRD defaults, structural-schema errors (422) and the policy ``status`` for policy
   objects; the ``verifyImages`` hook (:mod:`.hooks`) for other resources (Kyverno verifies images in its
   mutating webhook, so digests are added before validation);
 * a **validating** plug-in: Kyverno's policy webhook (``validate-policy.kyverno.svc``) for policy objects, and
   the resource webhook (``validate.kyverno.svc-fail``/``-ignore``) for everything else, which denies with
-  Kyverno's exact text, sends ``emitWarning`` warnings, and feeds the policy reports.
+  Kyverno's exact text, sends ``emitWarning`` warnings, and feeds the policy reports;
+* the CEL ``ValidatingPolicy`` (``policies.kyverno.io/v1alpha1``) with its own webhooks
+  (``vpol.validate.kyverno.svc-fail``...), run after the resource webhook (:mod:`.vpol_admission`).
 
 ``install_kyverno_objects(registry)`` creates what ``kubectl create -f .../install.yaml`` leaves behind that
 the lab looks at: namespace ``kyverno``, its ConfigMap and the admission controller Deployment.
@@ -25,7 +28,7 @@ from ...apiserver import resources as res
 from ...apiserver.errors import ApiError
 from ...apiserver.objects import AdmissionRequest, Registry
 from ...apiserver.resources import PrinterColumn, ResourceType
-from . import autogen, engine, messages, policies
+from . import autogen, engine, messages, policies, vpol, vpol_admission
 from .hooks import VerifyImagesHook, VerifyImagesPolicy, verify_images_targets
 from .match import (
     DEFAULT_RESOURCE_FILTERS,
@@ -64,7 +67,7 @@ CLUSTER_POLICY = ResourceType(policies.GROUP, policies.VERSION, "ClusterPolicy",
                               printer_columns=POLICY_COLUMNS)
 POLICY = ResourceType(policies.GROUP, policies.VERSION, "Policy", "policies", short_names=("pol",),
                       categories=("kyverno",), subresources=("status",), custom=True, printer_columns=POLICY_COLUMNS)
-KINDS = (CLUSTER_POLICY, POLICY, POLICY_REPORT, CLUSTER_POLICY_REPORT)
+KINDS = (CLUSTER_POLICY, POLICY, POLICY_REPORT, CLUSTER_POLICY_REPORT, vpol.RESOURCE)
 
 # Kinds every cluster serves even where the sandbox does not (autogen rules name them all).
 _STANDARD_KINDS = (
@@ -134,14 +137,16 @@ class KyvernoPlugin:
         self.clock = clock or registry.clock
         self.filters = parse_resource_filters(resource_filters)
         self.reports = ReportController(registry, clock=self.clock)
+        self.vpol = vpol_admission.VpolPlugin(registry, self.filters, self.clock)
+        self.reports.sources.append(self.vpol.reports)
 
     # --- wiring ---
 
     def attach(self) -> None:
         for rt in KINDS:
             res.register(rt)
-        self.registry.mutators.append(self.mutate)
-        self.registry.validators.append(self.validate)
+        self.registry.mutators.extend([self.mutate, self.vpol.mutate])
+        self.registry.validators.extend([self.validate, self.vpol.validate])
         self.registry.on_event(self.reports.on_event)
 
     async def run(self) -> None:
@@ -187,7 +192,7 @@ class KyvernoPlugin:
         if req.rt in (CLUSTER_POLICY, POLICY):
             self._mutate_policy(req)
             return
-        if req.rt.group in (policies.GROUP, POLICY_REPORT.group) or req.operation == "DELETE":
+        if req.rt.group in (policies.GROUP, vpol.GROUP, POLICY_REPORT.group) or req.operation == "DELETE":
             return
         self._verify_images(req)
 
@@ -246,7 +251,7 @@ class KyvernoPlugin:
         if req.rt in (CLUSTER_POLICY, POLICY):
             self._validate_policy(req)
             return
-        if req.rt.group in (policies.GROUP, POLICY_REPORT.group):
+        if req.rt.group in (policies.GROUP, vpol.GROUP, POLICY_REPORT.group):
             return
         request = self._request(req)
         if request is None:

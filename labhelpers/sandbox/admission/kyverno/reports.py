@@ -17,7 +17,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from ...apiserver import resources as res
 from ...apiserver.errors import ApiError
@@ -90,6 +90,11 @@ def summary(results: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     return counts
 
 
+def _sort_key(r: Mapping[str, Any]) -> tuple[str, str, str]:
+    """``SortReportResults``: policy, rule (left out when empty), source."""
+    return r["policy"], r.get("rule", ""), r.get("source", "")
+
+
 def build_report(resource: Mapping[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
     """The report object for one resource (PolicyReport, or ClusterPolicyReport when cluster-scoped)."""
     meta = resource.get("metadata") or {}
@@ -97,7 +102,7 @@ def build_report(resource: Mapping[str, Any], results: list[dict[str, Any]]) -> 
     ref = {"apiVersion": resource.get("apiVersion", ""), "kind": resource.get("kind", ""), "name": meta.get("name", ""),
            "uid": meta.get("uid", "")}
     scope = dict(ref, namespace=ns) if ns else dict(ref)
-    results = sorted(results, key=lambda r: (r["policy"], r["rule"]))
+    results = sorted(results, key=_sort_key)
     report: dict[str, Any] = {
         "apiVersion": API_VERSION,
         "kind": "PolicyReport" if ns else "ClusterPolicyReport",
@@ -111,13 +116,29 @@ def build_report(resource: Mapping[str, Any], results: list[dict[str, Any]]) -> 
     return report
 
 
-def _comparable(results: Iterable[Mapping[str, Any]]) -> list[tuple[str, str, str, str]]:
-    return sorted((r["policy"], r["rule"], r["result"], r.get("message", "")) for r in results)
+def _comparable(results: Iterable[Mapping[str, Any]]) -> list[tuple[str, ...]]:
+    return sorted((*_sort_key(r), r["result"], r.get("message", "")) for r in results)
 
 
 # --- the controller -------------------------------------------------------------------------------------
 
 Key = tuple[str, ...]
+
+
+class ResultSource(Protocol):
+    """Results of other policy kinds (Kyverno's CEL policies) in the same reports."""
+
+    def watches(self, rt: ResourceType) -> bool:
+        """Changes of this kind (a policy kind) call for a background scan."""
+
+    def scans(self, rt: ResourceType) -> bool:
+        """Resources of this kind are looked at by a background scan."""
+
+    def results_for(self, rt: ResourceType, obj: Mapping[str, Any], now: float) -> list[dict[str, Any]]:
+        """The report results for one resource."""
+
+    def forget(self, key: tuple[str, str, str]) -> None:
+        """The resource is gone."""
 
 
 class ReportController:
@@ -139,6 +160,7 @@ class ReportController:
         self._uids: dict[tuple[str, str, str], str] = {}
         self._last_scan = 0.0
         self._stopped = False
+        self.sources: list[ResultSource] = []
 
     # --- inputs ---
 
@@ -155,7 +177,7 @@ class ReportController:
         rt = _rt_for(ev.rt_key)
         if rt is None:
             return []
-        if rt.group == policies.GROUP and rt.kind in policies.POLICY_KINDS:
+        if rt.group == policies.GROUP and rt.kind in policies.POLICY_KINDS or any(s.watches(rt) for s in self.sources):
             return [("scan",)]
         if not _reportable(rt):
             return []
@@ -242,6 +264,8 @@ class ReportController:
             else:
                 continue
             out.extend(report_result(policy, r, now) for r in results)
+        for source in self.sources:
+            out.extend(source.results_for(rt, obj, now))
         return out
 
     def reconcile_resource(self, rt: ResourceType, namespace: str, name: str) -> None:
@@ -251,6 +275,8 @@ class ReportController:
         if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp"):
             uid = self._uids.pop(key, None)
             self._admission.pop(key, None)
+            for source in self.sources:
+                source.forget(key)
             if uid:
                 self._delete(report_rt, namespace, uid)
             return
@@ -290,7 +316,8 @@ class ReportController:
                 kinds.extend(autogen.match_kinds(rule.get("match")))
         seen: set[tuple[str, str, str]] = set()
         for rt in res.all_resources():
-            if not _reportable(rt) or not check_kind(kinds, GVK(rt.group, rt.version, rt.kind), ""):
+            if not _reportable(rt) or not (check_kind(kinds, GVK(rt.group, rt.version, rt.kind), "")
+                                            or any(s.scans(rt) for s in self.sources)):
                 continue
             for obj in self.registry.list(rt):
                 meta = obj.get("metadata") or {}
