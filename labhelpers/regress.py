@@ -47,6 +47,10 @@ PASSED, RAN, FAILED, ERROR, CRASHED, TIMEOUT = "passed", "ran", "failed", "error
 # "ran": a student notebook that ran to the end with its exercises (expectedly) unfinished.
 OK_STATUSES = {False: {PASSED}, True: {PASSED, RAN}}
 
+# What a warm kernel imports while the cluster boots: the lab notebooks' setup cell needs these (about 1.5 s).
+DEFAULT_PRELOAD = ("pandas", "kubernetes.client", "labhelpers", "labhelpers.checks", "labhelpers.pods",
+                   "labhelpers.secrets", "labhelpers.shell")
+
 # Errors a student notebook raises by design: the nbgrader stub, and what follows from it.
 STUDENT_STUB_ERRORS = {"NotImplementedError"}
 STUDENT_CASCADE_ERRORS = {"NameError"}
@@ -67,6 +71,7 @@ class RegressConfig:
     parameters: dict[str, Any] = field(default_factory=dict)
     clock_speed: float | None = DEFAULT_CLOCK_SPEED
     kernel_name: str = KERNEL_NAME
+    preload: tuple[str, ...] = DEFAULT_PRELOAD  # modules the kernel imports before the cluster is up
 
 
 @dataclass
@@ -401,8 +406,9 @@ def _tail(path: Path, n: int = 8) -> str:
 def run_one(nb_path: Path, name: str, cfg: RegressConfig, deadline: float, active: _Active) -> NotebookResult:
     """Run one notebook on a fresh sandbox (or namespace) in a worker process and classify the outcome.
 
-    The worker starts first and imports papermill while the sandbox boots; it executes the notebook only once
-    told the sandbox is up (the ``go`` file), so the two start-up costs overlap.
+    The worker starts first: it imports papermill and starts a warm kernel (``cfg.preload``) while the sandbox
+    boots, and executes the notebook only once told the sandbox is up (the ``go`` file), so the start-up costs
+    overlap.
     """
     import nbformat
 
@@ -477,7 +483,8 @@ def _start_worker(nb_path: Path, out_nb: Path, params: dict, cfg: RegressConfig,
     _copy_workdir(nb_path.parent, work)
     spec = {"input": str(nb_path), "output": str(out_nb), "parameters": params, "kernel_name": cfg.kernel_name,
             "cell_timeout": cfg.cell_timeout, "start_timeout": cfg.start_timeout, "cwd": str(work),
-            "allow_errors": cfg.student, "result": str(tmp / "result.json"), "go": str(tmp / "go")}
+            "allow_errors": cfg.student, "result": str(tmp / "result.json"), "go": str(tmp / "go"),
+            "preload": list(cfg.preload)}
     (tmp / "spec.json").write_text(json.dumps(spec))
     with open(tmp / "worker.log", "wb") as log:
         return subprocess.Popen([sys.executable, "-m", "labhelpers.regress", "_worker", str(tmp / "spec.json")],
@@ -523,15 +530,17 @@ def _worker(spec_path: str) -> int:
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     spec = json.loads(Path(spec_path).read_text())
-    if not _wait_for_go(Path(spec["go"])):
-        Path(spec["result"]).write_text(json.dumps({"failure": {"kind": "harness", "message": "aborted"}}))
-        return 1
+    if spec.get("preload"):
+        os.environ["IPYTHONDIR"] = str(_preload_profile(Path(spec["go"]).parent / "ipython", spec["preload"]))
     failure = None
     try:
         pm.execute_notebook(spec["input"], spec["output"], parameters=spec["parameters"],
                             kernel_name=spec["kernel_name"], progress_bar=False, cwd=spec["cwd"],
                             execution_timeout=spec["cell_timeout"], start_timeout=spec["start_timeout"],
-                            allow_errors=spec["allow_errors"])
+                            allow_errors=spec["allow_errors"], on_cell_start=_GoGate(Path(spec["go"])))
+    except _Aborted:
+        Path(spec["result"]).write_text(json.dumps({"failure": {"kind": "harness", "message": "aborted"}}))
+        return 1
     except pm.PapermillExecutionError as e:
         failure = {"kind": "cell-error", "message": f"{e.ename}: {e.evalue}"}
     except CellTimeoutError as e:
@@ -543,6 +552,41 @@ def _worker(spec_path: str) -> int:
         failure = {"kind": "harness", "message": f"{type(e).__name__}: {e}"}
     Path(spec["result"]).write_text(json.dumps({"failure": failure}))
     return 0
+
+
+class _Aborted(Exception):
+    """The parent could not bring the cluster up: the notebook must not run."""
+
+
+class _GoGate:
+    """nbclient's ``on_cell_start`` hook: before the first cell, wait for the parent's word.
+
+    papermill starts the kernel (and its preload) at once; the cells wait here until the cluster is up, so
+    kernel start and cluster boot overlap instead of adding up.
+    """
+
+    def __init__(self, go: Path) -> None:
+        self.go, self.open = go, False
+
+    def __call__(self, **_: Any) -> None:
+        if not self.open:
+            if not _wait_for_go(self.go):
+                raise _Aborted()
+            self.open = True
+
+
+def _preload_profile(ipython_dir: Path, modules: list[str]) -> Path:
+    """An IPython directory whose startup file imports ``modules``: the kernel does it before it says it is
+    ready, while the cluster boots. Startup files run outside the history (the first cell is still ``[1]``);
+    a module that fails to import is left for the notebook to meet."""
+    startup = ipython_dir / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    (startup / "00-labctl-regress-preload.py").write_text(
+        "# labctl regress: import the lab's libraries while the cluster boots.\n"
+        f"for _module in {modules!r}:\n"
+        "    try:\n        __import__(_module)\n    except Exception:\n        pass\n"
+        "del _module\n")
+    return ipython_dir
 
 
 def run(cfg: RegressConfig, progress: Callable[[NotebookResult, int, int], None] | None = None
@@ -651,6 +695,9 @@ def add_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "(default: %(default)s; 1 is real time)")
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    help="extra notebook parameter (VALUE is read as YAML)")
+    p.add_argument("--no-preload", action="store_true",
+                   help="start each kernel only once its cluster is up, without importing the lab's libraries "
+                        f"first (default: start it at once and import {', '.join(DEFAULT_PRELOAD)})")
     p.add_argument("--kernel", default=KERNEL_NAME, help="kernelspec to run (default: %(default)s, installed "
                                                          "into this Python's prefix if missing)")
     p.set_defaults(func=cmd_regress)
@@ -672,7 +719,8 @@ def cmd_regress(args: argparse.Namespace) -> int:
     cfg = RegressConfig(notebooks=notebooks, output=output, backend=args.backend, parallel=args.parallel,
                         cell_timeout=args.cell_timeout, timeout=args.timeout, student=args.student,
                         parameters={k: _parse_value(v) for k, v in args.parameter},
-                        clock_speed=args.clock_speed, kernel_name=args.kernel)
+                        clock_speed=args.clock_speed, kernel_name=args.kernel,
+                        preload=() if args.no_preload else DEFAULT_PRELOAD)
 
     def progress(r: NotebookResult, done: int, total: int) -> None:
         print(f"[{done}/{total}] {r.notebook}: {r.status} ({r.passed} {OK} {r.failed} {FAIL}) {r.seconds:.1f}s"

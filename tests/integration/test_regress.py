@@ -341,6 +341,23 @@ def test_binder_start_starts_the_sandbox_and_execs_the_command(tmp_path):
 
 
 @pytest.mark.integration
+def test_the_warm_kernel_has_the_lab_imports_and_starts_counting_at_one(tmp_path):
+    """The kernel starts and imports the lab's libraries while the sandbox boots; the notebook cannot tell,
+    except that the imports are done (``--no-preload`` turns that off)."""
+    nb = write_nb(tmp_path / "nbs" / "01-warm.ipynb",
+                  "import sys\nprint('WARM', 'kubernetes.client' in sys.modules, 'labhelpers.checks' in sys.modules)")
+    for flag, expected in (([], "WARM True True"), (["--no-preload"], "WARM False False")):
+        out = tmp_path / ("out" + "".join(flag))
+        r = regress_cli("--notebooks", str(nb), "--output", str(out), *flag)
+        assert r.returncode == 0, r.stdout + r.stderr
+        executed_nb = nbformat.read(out / "01-warm.ipynb", as_version=4)
+        code = [c for c in executed_nb.cells if c.cell_type == "code"]
+        assert [c.execution_count for c in code] == list(range(1, len(code) + 1))
+        text = "".join(o.get("text", "") for c in code for o in c.outputs)
+        assert expected in text, text
+
+
+@pytest.mark.integration
 @pytest.mark.slow
 def test_labctl_regress_passes_every_lab_notebook(tmp_path):
     """What CI runs: ``labctl regress`` on the lab's notebooks, each on its own fresh sandbox, all passing.
