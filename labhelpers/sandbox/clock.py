@@ -2,10 +2,11 @@
 5-minute back-offs and CronJob schedules can be shown in a lesson.
 
 Sandbox time is ``wall time + offset``; the offset grows when the clock runs faster than real time (``speed``)
-and jumps on :meth:`SandboxClock.advance`. Everything server-side stamps and judges time with it (object and
-event timestamps, token expiry, back-offs, schedules), so it must never go backwards: the offset is saved in
-the state directory (``clock.json``, beside ``state.db``) and a restart, at any speed, resumes from it. It
-survives ``labctl sandbox down``/``up`` like the objects do; ``reset`` wipes it with them.
+and jumps on :meth:`SandboxClock.advance`. What expires or waits is judged on it (token expiry, back-offs,
+schedules, deadlines); object and event timestamps stay on the wall clock, since kubectl counts ``describe``'s
+ages on the user's clock. It must never go backwards: the offset is saved in the state directory
+(``clock.json``, beside ``state.db``) and a restart, at any speed, resumes from it. It survives ``labctl sandbox
+down``/``up`` like the objects do; ``reset`` wipes it with them.
 
 Waiting on the clock goes through :meth:`SandboxClock.sleep`, which converts sandbox seconds to real ones and
 wakes at once when the clock is advanced past the deadline; :meth:`SandboxClock.subscribe` tells plain callbacks.
@@ -25,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .goduration import go_quote_duration, parse_duration_ns
+
 __all__ = ["CLOCK_FILE", "SandboxClock", "go_quote_duration", "parse_duration", "rfc3339"]
 
 log = logging.getLogger("labhelpers.sandbox.clock")
@@ -32,106 +35,6 @@ log = logging.getLogger("labhelpers.sandbox.clock")
 CLOCK_FILE = "clock.json"
 PERSIST_SECONDS = 2.0  # real seconds between saves while the clock drifts from the wall clock (speed != 1)
 
-# --- Go's time.ParseDuration ---------------------------------------------------------------------------------
-
-_UNITS_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
-             "m": 60_000_000_000, "h": 3_600_000_000_000}
-_MAX = 1 << 63
-
-
-def go_quote_duration(s: str) -> str:
-    """The time package's ``quote``: ASCII as is (with ``"`` and ``\\`` escaped), other bytes as ``\\xNN``."""
-    out = ['"']
-    for ch in s:
-        if ord(ch) >= 0x80 or ch < " ":
-            out.extend(f"\\x{b:02x}" for b in ch.encode())
-        else:
-            out.append("\\" + ch if ch in '"\\' else ch)
-    out.append('"')
-    return "".join(out)
-
-
-def _leading_int(s: str) -> tuple[int, str]:
-    i, x = 0, 0
-    while i < len(s) and "0" <= s[i] <= "9":
-        if x > _MAX // 10:
-            raise OverflowError
-        x = x * 10 + ord(s[i]) - 48
-        if x > _MAX:
-            raise OverflowError
-        i += 1
-    return x, s[i:]
-
-
-def _leading_fraction(s: str) -> tuple[int, float, str]:
-    i, x, scale, overflow = 0, 0, 1.0, False
-    while i < len(s) and "0" <= s[i] <= "9":
-        if not overflow:
-            if x > (_MAX - 1) // 10:
-                overflow = True
-            else:
-                y = x * 10 + ord(s[i]) - 48
-                if y > _MAX:
-                    overflow = True
-                else:
-                    x, scale = y, scale * 10
-        i += 1
-    return x, scale, s[i:]
-
-
-def parse_duration_ns(text: str) -> int:
-    """``time.ParseDuration`` in nanoseconds, with Go's error messages (``ValueError``)."""
-    invalid = ValueError(f"time: invalid duration {go_quote_duration(text)}")
-    s, neg = text, False
-    if s[:1] in ("-", "+"):
-        neg, s = s[0] == "-", s[1:]
-    if s == "0":
-        return 0
-    if not s:
-        raise invalid
-    total = 0
-    while s:
-        if not (s[0] == "." or "0" <= s[0] <= "9"):
-            raise invalid
-        before = len(s)
-        try:
-            v, s = _leading_int(s)
-        except OverflowError:
-            raise invalid from None
-        pre = before != len(s)
-        f, scale, post = 0, 1.0, False
-        if s[:1] == ".":
-            s = s[1:]
-            before = len(s)
-            f, scale, s = _leading_fraction(s)
-            post = before != len(s)
-        if not pre and not post:
-            raise invalid
-        i = 0
-        while i < len(s) and not (s[i] == "." or "0" <= s[i] <= "9"):
-            i += 1
-        if i == 0:
-            raise ValueError(f"time: missing unit in duration {go_quote_duration(text)}")
-        unit_text, s = s[:i], s[i:]
-        unit = _UNITS_NS.get(unit_text)
-        if unit is None:
-            raise ValueError(f"time: unknown unit {go_quote_duration(unit_text)} in duration "
-                             f"{go_quote_duration(text)}")
-        if v > _MAX // unit:
-            raise invalid
-        v *= unit
-        if f > 0:
-            v += int(float(f) * (float(unit) / scale))
-            if v > _MAX:
-                raise invalid
-        total += v
-        if total > _MAX:
-            raise invalid
-    if neg:
-        return -total
-    if total > _MAX - 1:
-        raise invalid
-    return total
 
 
 def parse_duration(value: str | float | int) -> float:

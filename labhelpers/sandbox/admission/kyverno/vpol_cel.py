@@ -46,20 +46,10 @@ UNSUPPORTED = "is not available in the lab sandbox: Kyverno's {lib} library need
 UNSUPPORTED_FUNCTIONS = {"parseServiceAccount": "user"}
 
 
-class CompileError(Exception):
-    """A compilation failure; ``detail`` is what Kyverno puts after ``Invalid value: "<expr>": ``."""
-
-    def __init__(self, detail: str):
-        super().__init__(detail)
-        self.detail = detail
-
-
-class EvalError(Exception):
-    """A run-time failure with cel-go's message (``no such key: initContainers``)."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+# The same failures as the VAP engine's: ``detail`` is what Kyverno puts after ``Invalid value: "<expr>": ``,
+# ``message`` is cel-go's run-time text (``no such key: initContainers``).
+CompileError = vcel.CompileError
+EvalError = vcel.EvalError
 
 
 # --- the image library (pkg/cel/libs/image) ---
@@ -197,10 +187,7 @@ class Program:
     _inner: vcel.Program
 
     def evaluate(self, activation: Mapping[str, Any]) -> Any:
-        try:
-            return self._inner.evaluate(activation)
-        except vcel.EvalError as e:
-            raise EvalError(e.message) from None
+        return self._inner.evaluate(activation)
 
 
 def _result_message(output: Type, result: tuple[Type, ...]) -> str | None:
