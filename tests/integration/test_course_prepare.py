@@ -7,11 +7,24 @@ import base64
 import json
 
 import pytest
-from kubernetes import client
+from kubernetes import client, config
 
 from labhelpers import checks, course, pods
+from labhelpers.sandbox import Sandbox
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory):
+    """A sandbox of its own: preparing pulls the private images into the node's cache, which would change what
+    other tests (that expect a cold cache, as the seed's drills do) see on the shared sandbox."""
+    sb = Sandbox(tmp_path_factory.mktemp("prepare-sandbox"))
+    sb.up()
+    try:
+        yield config.new_client_from_config(config_file=str(sb.kubeconfig))
+    finally:
+        sb.down()
 
 
 def _actions(table) -> dict[str, str]:
